@@ -1,0 +1,32 @@
+"""Batched optimizers, the torch.optim adapter, global-search wrappers and their registry.
+
+Example:
+    >>> import optimizers
+    >>> cfg = optimizers.configure("adam:lr=1e-2")
+"""
+
+from __future__ import annotations
+
+from optimizers import sgd  # noqa: F401  (registers)
+from optimizers._catalogue import OPTIMIZERS, WRAPPERS, configure, get, method, register
+from optimizers._method import Context, Local, Method, Objective, local
+from optimizers._optimizer import HP, Config, Optimizer, Range, State
+
+__all__ = [
+    "HP",
+    "OPTIMIZERS",
+    "WRAPPERS",
+    "Config",
+    "Context",
+    "Local",
+    "Method",
+    "Objective",
+    "Optimizer",
+    "Range",
+    "State",
+    "configure",
+    "get",
+    "local",
+    "method",
+    "register",
+]

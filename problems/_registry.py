@@ -1,0 +1,74 @@
+"""A name -> factory registry filled by a decorator (STYLE rule 5)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from problems._errors import SpecError, unknown
+from problems._spec import Spec, parse_spec
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Factories by kebab-case name; ``registry.create("name:k=v")`` builds an entry.
+
+    Args:
+        kind: what the entries are, for error messages ("problem", "optimizer").
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._factories: dict[str, Callable[..., T]] = {}
+
+    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: ``@PROBLEMS.register("rosenbrock")`` on a factory taking keyword options."""
+
+        def add(factory: Callable[..., T]) -> Callable[..., T]:
+            if name in self._factories:
+                msg = f"{self.kind} {name!r} is registered twice"
+                raise SpecError(msg)
+            self._factories[name] = factory
+            return factory
+
+        return add
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._factories)
+
+    def factory(self, name: str) -> Callable[..., T]:
+        """The factory registered as `name`; unknown names list the known ones."""
+        try:
+            return self._factories[name]
+        except KeyError:
+            raise unknown(self.kind, name, self._factories) from None
+
+    def create(self, spec: str | Spec, **options: object) -> T:
+        """Build an entry from a spec string (``"rastrigin:dim=10"``) and/or keyword options."""
+        parsed = parse_spec(spec) if isinstance(spec, str) else spec
+        factory = self.factory(parsed.name)
+        kwargs = {**parsed.options, **options}
+        params = inspect.signature(factory).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            allowed = [k for k, p in params.items() if p.kind is not p.VAR_POSITIONAL]
+            for key in kwargs:
+                if key not in allowed:
+                    msg = (
+                        f"{self.kind} {parsed.name!r} has no option {key!r}; "
+                        f"allowed: {', '.join(allowed) or 'none'}"
+                    )
+                    raise SpecError(msg)
+        return factory(**kwargs)
