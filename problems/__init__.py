@@ -14,7 +14,7 @@ from problems._catalogue import PROBLEMS, get, register
 from problems._errors import OptbenchError, SpecError, UnknownNameError
 from problems._problem import TAGS, Problem, TrainLoss
 from problems._registry import Registry
-from problems._spec import Spec, parse_spec
+from problems._spec import Spec, parse_spec, split_top_level
 
 __all__ = [
     "PROBLEMS",
@@ -29,4 +29,5 @@ __all__ = [
     "get",
     "parse_spec",
     "register",
+    "split_top_level",
 ]

@@ -1,0 +1,121 @@
+"""Run a study: every cell, its part written as soon as it finishes, resumable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench._cell import run_cell
+from bench._environment import environment
+from bench._store import finished_cells, load_meta, write_meta, write_part
+from bench._study import Cell, Study
+from problems import SpecError
+
+__all__ = ["RunSummary", "default_run_dir", "run_study"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_dir: Path
+    cells: int
+    skipped: int
+    failed_runs: int
+    diverged_runs: int
+
+
+def default_run_dir(study: Study, root: Path = Path("runs")) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return root / f"{study.name}-{stamp}"
+
+
+def _finish_cell(cell: Cell, run_dir: Path) -> tuple[int, int]:
+    frame = run_cell(cell)
+    write_part(run_dir, cell.id, frame)
+    runs = frame[frame["record"] == "checkpoint"].drop_duplicates("seed")
+    return int((runs["status"] == "failed").sum()), int((runs["status"] == "diverged").sum())
+
+
+def _worker(cell: Cell, run_dir: Path) -> tuple[int, int]:
+    import torch
+
+    torch.set_num_threads(1)
+    return _finish_cell(cell, run_dir)
+
+
+def run_study(
+    study: Study,
+    run_dir: Path,
+    *,
+    command: str = "",
+    workers: int = 1,
+    quiet: bool = False,
+    on_cell: Callable[[Cell, int, int], None] | None = None,
+) -> RunSummary:
+    """Run every cell of `study` not yet finished in `run_dir`.
+
+    A cell whose part exists is skipped (resume). A run directory holding another study's
+    cells is fine (cells are identified by their spec), but meta.json keeps the first spec
+    and lists every study that wrote to it.
+    """
+    study.validate()
+    run_dir = Path(run_dir)
+    done = finished_cells(run_dir)
+    todo = [c for c in study.cells() if c.id not in done]
+    meta = load_meta(run_dir) or {
+        "name": study.name,
+        "label": study.name,
+        "study": study.to_dict(),
+        "command": command,
+        **environment(study.devices),
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+    }
+    if meta.get("study") != study.to_dict():
+        meta.setdefault("also", []).append({"study": study.to_dict(), "command": command})
+    write_meta(run_dir, meta)
+    begin = time.perf_counter()
+    failed = diverged = 0
+    bar = _bar(len(todo), quiet)
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_worker, cell, run_dir): cell for cell in todo}
+            for future in as_completed(futures):
+                f, d = future.result()
+                failed, diverged = failed + f, diverged + d
+                bar(futures[future])
+    else:
+        for cell in todo:
+            f, d = _finish_cell(cell, run_dir)
+            failed, diverged = failed + f, diverged + d
+            bar(cell)
+    meta["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    meta["wall_s"] = float(meta.get("wall_s", 0.0)) + time.perf_counter() - begin  # type: ignore[arg-type]
+    write_meta(run_dir, meta)
+    return RunSummary(run_dir, len(study.cells()), len(study.cells()) - len(todo), failed, diverged)
+
+
+def _bar(total: int, quiet: bool) -> Callable[[Cell], None]:
+    if quiet or total == 0:
+        return lambda cell: None
+    from tqdm import tqdm
+
+    progress = tqdm(total=total, unit="cell", disable=None, dynamic_ncols=True)
+
+    def advance(cell: Cell) -> None:
+        progress.set_postfix_str(f"{cell.problem} x {cell.optimizer}", refresh=False)
+        progress.update(1)
+        if progress.n >= total:
+            progress.close()
+
+    return advance
+
+
+def check_workers(workers: int) -> int:
+    if workers < 1:
+        msg = f"--workers must be >= 1, got {workers}"
+        raise SpecError(msg)
+    return min(workers, os.cpu_count() or 1)

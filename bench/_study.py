@@ -1,0 +1,271 @@
+"""Study specs: problems x optimizer configurations x seeds x budget x devices.
+
+A study comes from a TOML file (`Study.from_toml`) or from command-line flags; every cell
+(problem, optimizer configuration, device) has a stable id, a hash of its spec, so resuming
+skips finished cells and a changed spec is a new cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+import optimizers
+import problems
+from problems import OptbenchError, Spec, SpecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["DEFAULT_TARGETS", "Cell", "Study"]
+
+DEFAULT_TARGETS = (1e1, 1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+KEYS = {
+    "name",
+    "seeds",
+    "steps",
+    "evals",
+    "epochs",
+    "seconds",
+    "devices",
+    "device",
+    "dtype",
+    "targets",
+    "checkpoints",
+    "problems",
+    "optimizers",
+    "problem",
+    "optimizer",
+    "warmup",
+    "description",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (problem, optimizer configuration, device) of a study; all seeds run as rows."""
+
+    problem: str
+    optimizer: str
+    device: str
+    study: Study
+
+    @property
+    def id(self) -> str:
+        """A stable hash of everything that determines the cell's numbers."""
+        s = self.study
+        key = {
+            "problem": self.problem,
+            "optimizer": self.optimizer,
+            "device": self.device,
+            "seeds": list(s.seeds),
+            "steps": s.steps,
+            "evals": s.evals,
+            "epochs": s.epochs,
+            "seconds": s.seconds,
+            "dtype": s.dtype,
+            "targets": list(s.targets),
+            "checkpoints": s.checkpoints,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+        slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{self.problem}__{self.optimizer}")[:60]
+        return f"{slug}__{self.device}__{digest}"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study spec. Budgets: `steps`, `evals` (per seed, all restarts counted), `epochs`
+    (ML problems) and/or `seconds` (per cell); the tightest applies."""
+
+    name: str
+    problems: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    seeds: tuple[int, ...] = tuple(range(10))
+    steps: int | None = None
+    evals: int | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+    devices: tuple[str, ...] = ("cpu",)
+    dtype: str = "float64"
+    targets: tuple[float, ...] = DEFAULT_TARGETS
+    checkpoints: int = 30
+    warmup: int = 2
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        where = f"{self.source}: " if self.source else ""
+        if not self.problems or not self.optimizers:
+            msg = f"{where}a study needs at least one problem and one optimizer"
+            raise SpecError(msg)
+        if self.steps is None and self.evals is None and self.epochs is None:
+            msg = f"{where}no budget: give steps, evals or epochs"
+            raise SpecError(msg)
+        for key in ("steps", "evals", "epochs", "checkpoints"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                msg = f"{where}{key} must be a positive integer, got {value!r}"
+                raise SpecError(msg)
+        if self.seconds is not None and not self.seconds > 0:
+            msg = f"{where}seconds must be > 0, got {self.seconds!r}"
+            raise SpecError(msg)
+        if not self.seeds:
+            msg = f"{where}seeds must be a positive count or a non-empty list"
+            raise SpecError(msg)
+        if self.dtype not in DTYPES:
+            msg = f"{where}dtype {self.dtype!r} is not supported; allowed: {', '.join(DTYPES)}"
+            raise SpecError(msg)
+        if any(not (isinstance(t, (int, float)) and t > 0) for t in self.targets):
+            msg = f"{where}targets must be positive numbers, got {list(self.targets)}"
+            raise SpecError(msg)
+        for device in self.devices:
+            _check_device(device, where)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def cells(self) -> list[Cell]:
+        return [
+            Cell(p, o, d, self)
+            for p in self.problems
+            for o in self.optimizers
+            for d in self.devices
+        ]
+
+    def validate(self) -> None:
+        """Build every problem and optimizer once, so bad names fail before anything runs."""
+        where = f"{self.source}: " if self.source else ""
+        for spec in self.problems:
+            try:
+                problems.get(spec)
+            except OptbenchError as error:
+                raise type(error)(f"{where}{error}") from None
+        for spec in self.optimizers:
+            try:
+                optimizers.method(spec)
+            except OptbenchError as error:
+                raise type(error)(f"{where}{error}") from None
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("source")
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], *, source: str | None = None) -> Study:
+        where = f"{source}: " if source else ""
+        unknown = set(data) - KEYS
+        if unknown:
+            from problems._errors import closest
+
+            key = sorted(unknown)[0]
+            near = closest(key, KEYS)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            msg = f"{where}unknown key {key!r}{hint}; allowed: {', '.join(sorted(KEYS))}"
+            raise SpecError(msg)
+        seeds = data.get("seeds", 10)
+        devices = data.get("devices", data.get("device", ["cpu"]))
+        return cls(
+            name=str(data.get("name", "study")),
+            problems=_specs(data.get("problems", []), data.get("problem", []), where),
+            optimizers=_specs(data.get("optimizers", []), data.get("optimizer", []), where),
+            seeds=tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds),  # type: ignore[arg-type]
+            steps=data.get("steps"),  # type: ignore[arg-type]
+            evals=data.get("evals"),  # type: ignore[arg-type]
+            epochs=data.get("epochs"),  # type: ignore[arg-type]
+            seconds=data.get("seconds"),  # type: ignore[arg-type]
+            devices=(devices,) if isinstance(devices, str) else tuple(devices),  # type: ignore[arg-type]
+            dtype=str(data.get("dtype", "float64")),
+            targets=tuple(data.get("targets", DEFAULT_TARGETS)),  # type: ignore[arg-type]
+            checkpoints=int(data.get("checkpoints", 30)),  # type: ignore[call-overload]
+            warmup=int(data.get("warmup", 2)),  # type: ignore[call-overload]
+            source=source,
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Study:
+        """Read a study file; errors name the file (and the line, for TOML syntax errors)."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            msg = f"cannot read study file {path}: {error.strerror}"
+            raise SpecError(msg) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            msg = f"{path}: invalid TOML: {error}"
+            raise SpecError(msg) from None
+        study = cls.from_dict(data, source=str(path))
+        study.validate_lines(text)
+        return study
+
+    def validate_lines(self, text: str) -> None:
+        """Validate names, pointing at the line of the study file that holds a bad one."""
+        try:
+            self.validate()
+        except OptbenchError as error:
+            for number, line in enumerate(text.splitlines(), 1):
+                for spec in (*self.problems, *self.optimizers):
+                    name = spec.split(":")[0].split("(")[0]
+                    if name and name in str(error) and name in line:
+                        msg = str(error).replace(f"{self.source}: ", f"{self.source}:{number}: ", 1)
+                        raise type(error)(msg) from None
+            raise
+
+
+def _check_device(device: str, where: str) -> None:
+    kind = device.split(":")[0]
+    if kind not in ("cpu", "cuda", "mps"):
+        msg = f"{where}unknown device {device!r}; allowed: cpu, cuda, mps"
+        raise SpecError(msg)
+    if kind == "cuda" and not torch.cuda.is_available():
+        msg = f"{where}device {device!r} asked for, but torch sees no CUDA device here"
+        raise SpecError(msg)
+    if kind == "mps" and not torch.backends.mps.is_available():
+        msg = f"{where}device {device!r} asked for, but MPS is not available here"
+        raise SpecError(msg)
+
+
+def _specs(strings: object, tables: object, where: str) -> tuple[str, ...]:
+    """Spec strings from a list of strings and a list of TOML tables (``name`` + options)."""
+    out = []
+    for item in strings if isinstance(strings, list) else [strings]:
+        if not isinstance(item, str):
+            msg = f"{where}expected spec strings such as 'adam:lr=1e-3', got {item!r}"
+            raise SpecError(msg)
+        out.append(item)
+    for table in tables if isinstance(tables, list) else [tables]:
+        if not isinstance(table, dict) or "name" not in table:
+            msg = f"{where}each [[problem]]/[[optimizer]] table needs a name, got {table!r}"
+            raise SpecError(msg)
+        options = {k: v for k, v in table.items() if k != "name"}
+        out.append(str(Spec(str(table["name"]), options)))
+    return tuple(out)
+
+
+def budget_steps(study: Study, problem: problems.Problem, method: optimizers.Method) -> int:
+    """The step budget of a cell: the tightest of steps, evals and epochs."""
+    limits = []
+    if study.steps is not None:
+        limits.append(study.steps)
+    if study.evals is not None:
+        per_step = method.starts_per_seed * method.evals_per_step
+        limits.append(max(1, study.evals // per_step))
+    if study.epochs is not None:
+        if problem.steps_per_epoch is None:
+            msg = f"{problem.spec}: an epochs budget needs a problem with epochs (an ML problem)"
+            raise SpecError(msg)
+        limits.append(study.epochs * problem.steps_per_epoch)
+    return min(limits) if limits else math.inf  # type: ignore[return-value]
