@@ -96,6 +96,21 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+class _SyncGuard:
+    """Turns CUDA's sync debug mode to "error" between checkpoints when asked to."""
+
+    def __init__(self, device: torch.device, enabled: bool) -> None:
+        self.enabled = enabled and device.type == "cuda"
+
+    def on(self) -> None:
+        if self.enabled:
+            torch.cuda.set_sync_debug_mode("error")
+
+    def off(self) -> None:
+        if self.enabled:
+            torch.cuda.set_sync_debug_mode("default")
+
+
 def run_rows(
     problem: Problem,
     method: Method,
@@ -110,6 +125,7 @@ def run_rows(
     traced_rows: int = 0,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    check_sync: bool = False,
 ) -> Trace:
     """Advance all rows of `x0` by `steps` steps of `method` on `problem`.
 
@@ -126,6 +142,8 @@ def run_rows(
         traced_rows: record the points of the first K rows at every checkpoint.
         seed: seeds the device generator the method may sample from.
         progress: called as ``progress(step, steps)`` at each checkpoint (outside the timing).
+        check_sync: on CUDA, make any host synchronisation between checkpoints an error
+            (``torch.cuda.set_sync_debug_mode("error")``); used by the tests.
     """
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
@@ -193,8 +211,10 @@ def run_rows(
     if ckpts[0] == 0:
         record(0, 0)
         next_index = 1
+    guard = _SyncGuard(device, check_sync)
     _sync(device)
     begin = time.perf_counter()
+    guard.on()
     for k in range(1, steps + 1):
         current[0] = k - 1
         previous_x = state["x"]
@@ -210,6 +230,7 @@ def run_rows(
                 step_counter.add_(1)
                 tracker.update(best - f_star, step_counter)
         if k == ckpts[next_index]:
+            guard.off()
             _sync(device)
             elapsed += time.perf_counter() - begin
             record(next_index, k)
@@ -219,8 +240,10 @@ def run_rows(
                 progress(k, steps)
             _sync(device)
             begin = time.perf_counter()
+            guard.on()
             if out_of_time:
                 break
+    guard.off()
     used = len(recorded)
     return Trace(
         checkpoints=recorded,
