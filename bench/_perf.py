@@ -35,8 +35,9 @@ LR = 1e-3
 
 
 def _rows(rows: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return problems.get(PROBLEM).sample(rows, torch.Generator().manual_seed(0), device=device,
-                                        dtype=dtype)
+    return problems.get(PROBLEM).sample(
+        rows, torch.Generator().manual_seed(0), device=device, dtype=dtype
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -87,8 +88,15 @@ def harness(rows: int, steps: int, device: torch.device, dtype: torch.dtype) -> 
     problem = problems.get(PROBLEM)
     method = optimizers.method(f"adam:lr={LR}")
     x0 = _rows(rows, device, dtype)
-    trace = run_rows(problem, method, x0, steps=steps, checkpoints=log_checkpoints(steps, 30),
-                     targets=[10.0**-k for k in range(-1, 9)], warmup=3)
+    trace = run_rows(
+        problem,
+        method,
+        x0,
+        steps=steps,
+        checkpoints=log_checkpoints(steps, 30),
+        targets=[10.0**-k for k in range(-1, 9)],
+        warmup=3,
+    )
     return rows * steps / trace.time_s[-1]
 
 
@@ -121,9 +129,15 @@ def measure(*, quick: bool = False, device: str = "cpu") -> list[dict[str, objec
     ]
     big = 100_000 if quick else 1_000_000
     memory = peak_memory(big, 20 if quick else 50, device, "float32")
-    table.append({"method": "harness, memory run", "rows": big,
-                  "run_steps_per_s": memory["rate"], "peak_rss_mb": memory["peak_rss_mb"],
-                  "cuda_max_alloc_mb": memory["cuda_max_alloc_mb"]})
+    table.append(
+        {
+            "method": "harness, memory run",
+            "rows": big,
+            "run_steps_per_s": memory["rate"],
+            "peak_rss_mb": memory["peak_rss_mb"],
+            "cuda_max_alloc_mb": memory["cuda_max_alloc_mb"],
+        }
+    )
     for row in table:
         row["vs_per_run"] = float(row["run_steps_per_s"]) / base  # type: ignore[arg-type]
         row["vs_bare"] = float(row["run_steps_per_s"]) / bare  # type: ignore[arg-type]
@@ -134,16 +148,20 @@ def perf_main(*, quick: bool = False, device: str = "cpu", json_path: Path | Non
     """Print the table (and write it as JSON); exit 0."""
     table = measure(quick=quick, device=device)
     env = environment((device,))
-    print(f"# bench perf{' --quick' if quick else ''}: 2-D {PROBLEM}, Adam lr={LR}, float32, "
-          f"{device}; {env['cpu']} ({torch.get_num_threads()} threads), torch {torch.__version__},"
-          f" {platform.python_version()}")
+    print(
+        f"# bench perf{' --quick' if quick else ''}: 2-D {PROBLEM}, Adam lr={LR}, float32, "
+        f"{device}; {env['cpu']} ({torch.get_num_threads()} threads), torch {torch.__version__},"
+        f" {platform.python_version()}"
+    )
     header = f"{'method':<34}{'rows':>10}{'run-steps/s':>14}{'x per-run':>11}{'x bare':>8}"
     print(header + f"{'peak RSS MB':>13}")
     for row in table:
         rss = row.get("peak_rss_mb")
-        print(f"{row['method']:<34}{row['rows']:>10,}{row['run_steps_per_s']:>14.3g}"
-              f"{row['vs_per_run']:>11.0f}{row['vs_bare']:>8.2f}"
-              + (f"{rss:>13.0f}" if rss is not None else ""))
+        print(
+            f"{row['method']:<34}{row['rows']:>10,}{row['run_steps_per_s']:>14.3g}"
+            f"{row['vs_per_run']:>11.0f}{row['vs_bare']:>8.2f}"
+            + (f"{rss:>13.0f}" if rss is not None else "")
+        )
     if json_path is not None:
         json_path.write_text(json.dumps({"environment": env, "table": table}, indent=2))
     return 0
