@@ -1,0 +1,74 @@
+"""pytest-benchmark timings of batched optimizer steps, with convergence data.
+
+Run ``pytest tests/benchmarks --benchmark-only`` (add ``--benchmark-json out.json`` to keep
+them). Ids use optbench's spec spelling: ``rosenbrock|adam:lr=0.01``. Each benchmark times
+one step of R rows (objective + gradient + update) and stores in ``extra_info`` the rows, the
+median final gap after a short run from the problem's default start, and the success rate at
+1e-4, so a timing never stands without the convergence it buys. In the normal test run
+(``--benchmark-disable``) each body runs once, as a smoke test.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import bench
+import optimizers
+import problems
+from bench._checkpoints import log_checkpoints
+from bench._engine import make_objective
+
+ROWS = 1_000
+PROBLEMS = ["sphere:dim=10", "rosenbrock", "rastrigin:dim=10"]
+OPTIMIZERS = ["sgd:lr=0.001", "momentum:lr=0.001", "adam:lr=0.01", "rmsprop:lr=0.001"]
+CASES = [(p, o) for p in PROBLEMS for o in OPTIMIZERS]
+
+
+def _convergence(problem: problems.Problem, spec: str) -> dict[str, float]:
+    method = optimizers.method(spec)
+    x0 = bench.starts(method, problem, range(32), device=torch.device("cpu"), dtype=torch.float64)
+    trace = bench.run_rows(problem, method, x0, steps=500, checkpoints=log_checkpoints(500, 5),
+                           targets=[1e-4], warmup=0)
+    gap = trace.best[-1] - (problem.f_star or 0.0)
+    return {"median_final_gap_500_steps": float(gap.median()),
+            "success_at_1e-4": float((trace.hits[:, 0] >= 0).double().mean())}
+
+
+@pytest.mark.parametrize(("problem_spec", "optimizer_spec"), CASES,
+                         ids=[f"{p}|{o}" for p, o in CASES])
+def test_batched_step(benchmark, problem_spec: str, optimizer_spec: str) -> None:
+    problem = problems.get(problem_spec)
+    config = optimizers.configure(optimizer_spec)
+    x = problem.sample(ROWS, torch.Generator().manual_seed(0), dtype=torch.float32)
+    objective = make_objective(lambda z, k: problem.loss(z), [0])
+    state = {"x": x, "opt": config.init(x)}
+
+    def step() -> None:
+        _, grad = objective(state["x"], True)
+        state["x"], state["opt"] = config.step(state["x"], grad, state["opt"])
+
+    benchmark.group = problem_spec
+    benchmark.extra_info.update({"rows": ROWS, "dtype": "float32",
+                                 **_convergence(problem, optimizer_spec)})
+    benchmark(step)
+    assert torch.isfinite(state["x"]).any()
+
+
+@pytest.mark.parametrize("rows", [1_000, 100_000])
+def test_harness_throughput(benchmark, rows: int) -> None:
+    """The whole harness (checkpoints, targets, divergence) on 2-D Rosenbrock with Adam."""
+    problem = problems.get("rosenbrock")
+    method = optimizers.method("adam:lr=0.001")
+    x0 = problem.sample(rows, torch.Generator().manual_seed(0), dtype=torch.float32)
+    steps = 200
+
+    def run() -> bench.Trace:
+        return bench.run_rows(problem, method, x0, steps=steps,
+                              checkpoints=log_checkpoints(steps, 30),
+                              targets=list(bench.DEFAULT_TARGETS), warmup=0)
+
+    benchmark.group = "harness"
+    benchmark.extra_info.update({"rows": rows, "steps": steps})
+    trace = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert trace.checkpoints[-1] == steps
