@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from problems import Registry, Spec, parse_spec
 from optimizers._optimizer import Config, Optimizer
+from problems import Registry, Spec, parse_spec
 
 __all__ = ["OPTIMIZERS", "configure", "get", "register"]
 

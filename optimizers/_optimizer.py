@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 import torch
 from torch import Tensor
@@ -18,10 +17,10 @@ from torch import Tensor
 from problems import SpecError
 from problems._spec import Spec
 
-__all__ = ["HP", "Config", "Optimizer", "Range", "State"]
+__all__ = ["HP", "Config", "Optimizer", "Range", "Rule", "State", "as_rows", "step_counter"]
 
 State = dict[str, Tensor]
-HP = Mapping[str, Union[float, Tensor]]
+HP = Mapping[str, float | Tensor]
 
 
 @dataclass(frozen=True)
@@ -35,28 +34,38 @@ class Range:
 
 @dataclass(frozen=True)
 class Rule:
-    """An allowed interval for a hyperparameter, as text for messages: ``[0, 1)``."""
+    """An allowed interval for a hyperparameter, as text for messages: ``[0, 1)``.
+
+    With `values`, only those numbers are allowed (a 0/1 flag reads ``{0, 1}``).
+    """
 
     low: float
     high: float = math.inf
     low_open: bool = False
     high_open: bool = True
+    values: tuple[float, ...] | None = None
 
     def admits(self, v: float) -> bool:
+        if self.values is not None:
+            return v in self.values
         above = v > self.low if self.low_open else v >= self.low
         below = v < self.high if self.high_open else v <= self.high
         return above and below
 
     def __str__(self) -> str:
+        if self.values is not None:
+            return "{" + ", ".join(f"{v:g}" for v in self.values) + "}"
         lo = "(" if self.low_open else "["
         hi = ")" if self.high_open else "]"
         return f"{lo}{self.low:g}, {self.high:g}{hi}"
 
 
-POSITIVE = Rule(0.0, low_open=True)
-NONNEGATIVE = Rule(0.0)
+POSITIVE = Rule(0.0, low_open=True)  # (0, inf)
+NONNEGATIVE = Rule(0.0)  # [0, inf)
 UNIT = Rule(0.0, 1.0)  # [0, 1)
-FLAG = Rule(0.0, 1.0, high_open=False)
+OPEN_UNIT = Rule(0.0, 1.0, low_open=True)  # (0, 1)
+CLOSED_UNIT = Rule(0.0, 1.0, high_open=False)  # [0, 1]
+FLAG = Rule(0.0, 1.0, high_open=False, values=(0.0, 1.0))  # {0, 1}; true/false accepted
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class Optimizer:
             False when the update couples coordinates of a row (L-BFGS, global norms), in
             which case it runs row by row.
         uses_grad: False for derivative-free methods.
+        summary: one line for listings: the update rule and its source.
     """
 
     name: str
@@ -85,9 +95,18 @@ class Optimizer:
     space: Mapping[str, Range] = field(default_factory=dict)
     elementwise: bool = True
     uses_grad: bool = True
+    summary: str = ""
 
     def configure(self, **hp: float | Tensor) -> Config:
-        """Validate hyperparameters (unknown names, ranges, NaN) and fill in the defaults."""
+        """Validate hyperparameters (unknown names, ranges, NaN) and fill in the defaults.
+
+        A tensor value is checked element by element (one value per row). A flag (rule
+        `FLAG`) also takes ``true``/``false``, stored as 1.0/0.0.
+        """
+        hp = {
+            k: float(v) if isinstance(v, bool) and self.rules.get(k) is FLAG else v
+            for k, v in hp.items()
+        }
         for key, value in hp.items():
             if key not in self.defaults:
                 allowed = ", ".join(self.defaults) or "none"
@@ -137,5 +156,30 @@ def as_rows(value: float | Tensor, like: Tensor) -> float | Tensor:
     return value
 
 
+def is_zero(value: float | Tensor) -> bool:
+    """True for a plain number equal to 0 (a tensor is never treated as zero: no host sync)."""
+    return not isinstance(value, Tensor) and value == 0
+
+
 def zeros_like_rows(x: Tensor) -> Tensor:
     return torch.zeros_like(x)
+
+
+def step_counter(x: Tensor) -> Tensor:
+    """A per-row step counter ``[R, 1]`` of zeros on x's device, as torch's ``state["step"]``.
+
+    Per-row so that a wrapper may reset single rows with ``torch.where``; bias corrections are
+    computed from it with tensor ops, never on the host.
+    """
+    return torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device)
+
+
+def add_scaled(y: Tensor, a: float | Tensor, x: Tensor) -> Tensor:
+    """``y + a * x`` rounded as torch's ``y.add(x, alpha=a)`` (one fused multiply-add).
+
+    A per-row ``a`` (``[R, 1]``) goes through ``torch.addcmul``, which rounds the same way,
+    so batched runs reproduce torch.optim's per-parameter loops bit for bit where possible.
+    """
+    if isinstance(a, Tensor):
+        return torch.addcmul(y, a, x)
+    return torch.add(y, x, alpha=a)
