@@ -7,7 +7,16 @@ Example:
 
 from __future__ import annotations
 
-from optimizers import sgd  # noqa: F401  (registers)
+from optimizers import (  # noqa: F401  (each module registers its optimizer)
+    adagrad,
+    adam,
+    adamw,
+    amsgrad,
+    momentum,
+    nesterov,
+    rmsprop,
+    sgd,
+)
 from optimizers._catalogue import OPTIMIZERS, WRAPPERS, configure, get, method, register
 from optimizers._method import Context, Local, Method, Objective, local
 from optimizers._optimizer import HP, Config, Optimizer, Range, State
