@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from problems import convex  # noqa: F401  (registers its problems)
+from problems import mlp  # noqa: F401
 from problems._catalogue import PROBLEMS, get, register
 from problems._errors import OptbenchError, SpecError, UnknownNameError
 from problems._problem import TAGS, Problem, TrainLoss
