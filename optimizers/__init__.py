@@ -20,6 +20,8 @@ from optimizers import (  # noqa: F401  (each module registers its optimizer)
 from optimizers._catalogue import OPTIMIZERS, WRAPPERS, configure, get, method, register
 from optimizers._method import Context, Local, Method, Objective, local
 from optimizers._optimizer import HP, Config, Optimizer, Range, State
+from optimizers.random_search import RandomSearch
+from optimizers.restarts import Restarts
 
 __all__ = [
     "HP",
@@ -31,7 +33,9 @@ __all__ = [
     "Method",
     "Objective",
     "Optimizer",
+    "RandomSearch",
     "Range",
+    "Restarts",
     "State",
     "configure",
     "get",

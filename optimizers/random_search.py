@@ -1,0 +1,102 @@
+"""Pure random search: uniform samples in the problem's box, keep the best.
+
+Spelled ``random_search`` or ``random_search(batch=4)`` (``random_search:batch=4`` too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from optimizers._catalogue import WRAPPERS
+from optimizers._method import Context, MethodState, Objective
+from problems import Problem, SpecError
+
+__all__ = ["RandomSearch", "random_search"]
+
+
+@dataclass(frozen=True, eq=False)
+class RandomSearch:
+    r"""Pure random search (Brooks 1958; Rastrigin 1963), batched.
+
+    Each of a seed's ``batch`` rows draws one point uniformly in the box per step and keeps
+    the best seen:
+
+    .. math::
+        u_t \sim \mathcal U([l, u]^d), \qquad
+        x_t^\ast = \begin{cases} u_t & f(u_t) < f(x_{t-1}^\ast) \\
+        x_{t-1}^\ast & \text{otherwise.} \end{cases}
+
+    The first sample of each row is its start (`starts`: uniform in the box from the
+    seed's CPU generator, so the first evaluation is the same on every device); later
+    samples come from the device generator in the `Context`.
+
+    State: ``x`` is the incumbent (best point so far; trajectories show it), ``best_loss``
+    its loss, ``candidate`` the point the next step evaluates, and after a step ``loss``
+    the loss of that step's sample. One evaluation per row per step, no gradient.
+
+    Source: S. H. Brooks, "A discussion of random methods for seeking maxima", Operations
+    Research 6(2), 1958.
+    """
+
+    batch: int = 1
+    evals_per_step: int = 1
+
+    @property
+    def starts_per_seed(self) -> int:
+        return self.batch
+
+    @property
+    def label(self) -> str:
+        return "random_search" if self.batch == 1 else f"random_search(batch={self.batch})"
+
+    @property
+    def hp(self) -> dict[str, float]:
+        return {"batch": float(self.batch)}
+
+    def starts(
+        self,
+        problem: Problem,
+        n: int,
+        generator: torch.Generator | None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float64,
+    ) -> Tensor:
+        """First samples: ``n`` points uniform in the box (never the literature's x0)."""
+        return problem.sample(n, generator, device=device, dtype=dtype)
+
+    def init(self, x0: Tensor, ctx: Context) -> MethodState:
+        best = torch.full((x0.shape[0],), float("inf"), device=x0.device, dtype=x0.dtype)
+        return {"x": x0, "candidate": x0, "best_loss": best}
+
+    def step(self, state: MethodState, objective: Objective, ctx: Context) -> MethodState:
+        candidate = state["candidate"]
+        loss, _ = objective(candidate, False)
+        better = loss < state["best_loss"]  # NaN never wins
+        return {
+            "x": torch.where(better.unsqueeze(-1), candidate, state["x"]),
+            "best_loss": torch.where(better, loss, state["best_loss"]),
+            "candidate": ctx.sample(candidate.shape[0]),
+            "loss": loss,
+        }
+
+
+def _check_count(owner: str, key: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{owner}: invalid {key} {value!r}; allowed: an integer >= 1"
+        raise SpecError(msg)
+    return value
+
+
+@WRAPPERS.register("random_search")
+def random_search(*inner: object, batch: int = 1, **unknown: object) -> RandomSearch:
+    """Random search with ``batch`` samples per seed per step (``random_search(batch=4)``)."""
+    if inner:
+        msg = f"random_search takes no inner optimizer, got {', '.join(map(str, inner))}"
+        raise SpecError(msg)
+    if unknown:
+        msg = f"random_search: unknown option {next(iter(unknown))!r}; allowed: batch"
+        raise SpecError(msg)
+    return RandomSearch(_check_count("random_search", "batch", batch))
