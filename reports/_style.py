@@ -1,0 +1,126 @@
+"""Shared look: the Agg backend, one colour per optimizer, and figures encoded as PNG.
+
+Every plot function takes an optional ``palette`` (optimizer label -> colour); `render` builds it
+once with `palette_for` so an optimizer keeps its colour in every figure of a report.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+from collections.abc import Iterable, Iterator, Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports never open windows; must precede pyplot
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib.figure import Figure
+
+__all__ = [
+    "DPI",
+    "LINESTYLES",
+    "Palette",
+    "figure_html",
+    "legend_label",
+    "new_figure",
+    "palette_for",
+    "plot_context",
+]
+
+DPI = 80
+"""PNG resolution: modest, dense plots stay small."""
+
+LINESTYLES = ["-", "--", ":", "-."]
+"""One line style per run / device variant of an optimizer."""
+
+Palette = Mapping[str, tuple[float, float, float]]
+
+RC = {
+    "text.parse_math": False,  # names with `$` are text, never mathtext
+    "text.usetex": False,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+}
+
+
+def palette_for(optimizers: Iterable[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per optimizer label, in sorted order, stable across figures.
+
+    Args:
+        optimizers: optimizer labels (duplicates are fine).
+
+    Returns:
+        ``{label: (r, g, b)}``; seaborn's colour-blind palette up to 10 labels, husl beyond.
+    """
+    names = sorted(set(optimizers))
+    colours = sns.color_palette("colorblind" if len(names) <= 10 else "husl", len(names))
+    return {name: tuple(colour) for name, colour in zip(names, colours)}  # type: ignore[misc]
+
+
+def legend_label(name: object) -> str:
+    """A legend-safe label: matplotlib hides labels that start with an underscore."""
+    text = str(name)
+    return " " + text if text.startswith("_") else text
+
+
+@contextlib.contextmanager
+def plot_context() -> Iterator[None]:
+    """The report's seaborn theme and rcParams, restored on exit."""
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        yield
+
+
+def new_figure(
+    n: int, *, ncols: int = 4, width: float = 13.0, height: float = 2.6
+) -> tuple[Figure, list[plt.Axes]]:
+    """A figure with `n` facets wrapped into at most `ncols` columns (extra axes removed).
+
+    Args:
+        n: number of facets (at least 1).
+        ncols: the most facets per row.
+        width: figure width in inches.
+        height: height of one row in inches.
+
+    Returns:
+        The figure and its `n` axes, in reading order.
+    """
+    n = max(n, 1)
+    cols = min(n, ncols)
+    rows = -(-n // cols)
+    fig = Figure(
+        figsize=(width if cols > 1 else min(width, 6.0), height * rows + 0.6), layout="constrained"
+    )
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.remove()
+    return fig, axes[:n]
+
+
+def figure_html(fig: Figure, alt: str, *, dpi: int = DPI) -> str:
+    """Encode `fig` as an inline base64 PNG ``<img>`` and release it.
+
+    Args:
+        fig: the figure (closed afterwards).
+        alt: the alternative text (escaped here).
+        dpi: PNG resolution.
+
+    Returns:
+        ``<img src="data:image/png;base64,..." alt="...">``.
+    """
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi)
+    finally:
+        fig.clear()
+        plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
