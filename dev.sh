@@ -32,7 +32,7 @@ command=${1:-}
 case "$command" in
   run)
     setup ""
-    "$VENV/bin/bench" run studies/quick.toml --out runs/quick "$@"
+    "$VENV/bin/bench" run studies/quick.toml --out runs/quick --workers 2 "$@"
     "$VENV/bin/bench" report runs/quick -o runs/quick/report.html
     ;;
   test)

@@ -14,6 +14,7 @@ R = 1,000,000 rows is measured in a fresh child process so nothing else inflates
 from __future__ import annotations
 
 import json
+import statistics
 import platform
 import subprocess
 import sys
@@ -32,6 +33,7 @@ __all__ = ["measure", "perf_main"]
 
 PROBLEM = "rosenbrock"
 LR = 1e-3
+ROUNDS = 3
 
 
 def _rows(rows: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -114,14 +116,17 @@ def peak_memory(rows: int, steps: int, device: str, dtype: str) -> dict[str, flo
 
 
 def measure(*, quick: bool = False, device: str = "cpu") -> list[dict[str, object]]:
-    """The benchmark table: one row per method, same runs, same process."""
+    """The benchmark table: one row per method, same runs, same process (median of 3 rounds)."""
     dev = torch.device(device)
     dtype = torch.float32
     rows, steps = (2_000, 100) if quick else (10_000, 500)
     runs = 10 if quick else 50
-    base = per_run_torch_optim(runs, 100 if quick else 200, dev, dtype)
-    bare = bare_batched(rows, steps, dev, dtype)
-    ours = harness(rows, steps, dev, dtype)
+    rates: dict[str, list[float]] = {"base": [], "bare": [], "ours": []}
+    for _ in range(ROUNDS):  # interleaved, so a noisy neighbour hits all three alike
+        rates["base"].append(per_run_torch_optim(runs, 100 if quick else 200, dev, dtype))
+        rates["bare"].append(bare_batched(rows, steps, dev, dtype))
+        rates["ours"].append(harness(rows, steps, dev, dtype))
+    base, bare, ours = (statistics.median(rates[k]) for k in ("base", "bare", "ours"))
     table: list[dict[str, object]] = [
         {"method": "per-run torch.optim.Adam", "rows": runs, "run_steps_per_s": base},
         {"method": "bare batched loop", "rows": rows, "run_steps_per_s": bare},
