@@ -17,7 +17,15 @@ from optimizers import (  # noqa: F401  (each module registers its optimizer)
     rmsprop,
     sgd,
 )
-from optimizers._catalogue import OPTIMIZERS, WRAPPERS, configure, get, method, register
+from optimizers._catalogue import (
+    OPTIMIZERS,
+    WRAPPERS,
+    configure,
+    describe,
+    get,
+    method,
+    register,
+)
 from optimizers._method import Context, Local, Method, Objective, local
 from optimizers._optimizer import HP, Config, Optimizer, Range, State
 from optimizers.random_search import RandomSearch
@@ -38,6 +46,7 @@ __all__ = [
     "Restarts",
     "State",
     "configure",
+    "describe",
     "get",
     "local",
     "method",

@@ -1,26 +1,61 @@
-"""The optimizer registry and the `get` / `configure` entry points."""
+"""The optimizer registry and the `get` / `configure` / `method` entry points.
+
+Names: registered optimizers (``adam``), their configurations (``adam:lr=3e-4``), torch.optim
+classes through the adapter (``torch:NAdam:lr=0.01``, ``pkg.module:Class``) and global-search
+wrappers (``restarts(adam,n=32)``).
+"""
 
 from __future__ import annotations
 
-from optimizers._optimizer import Config, Optimizer
-from problems import Registry, Spec, parse_spec
+from typing import Any
 
-__all__ = ["OPTIMIZERS", "configure", "get", "register"]
+from optimizers._optimizer import Config, Optimizer
+from problems import Registry, Spec, SpecError, UnknownNameError, parse_spec
+
+__all__ = ["OPTIMIZERS", "WRAPPERS", "configure", "describe", "get", "method", "register"]
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
 register = OPTIMIZERS.register
 
 
+def _parse(spec: str | Spec) -> Spec:
+    """Parse a spec string, recognising adapter names (``torch:NAdam:lr=0.01``) first."""
+    if isinstance(spec, Spec):
+        return spec
+    from optimizers.torch_adapter import is_adapter_spec, parse_adapter
+
+    return parse_adapter(spec) if is_adapter_spec(spec) else parse_spec(spec)
+
+
+def _is_adapter(name: str) -> bool:
+    return ":" in name
+
+
 def get(name: str) -> Optimizer:
-    """The optimizer registered as `name` (``"adam"``)."""
-    return OPTIMIZERS.create(name)
+    """The optimizer registered as `name` (``"adam"``), or a torch.optim class (``"torch:NAdam"``).
+
+    Unknown names fail with the known ones and the closest match.
+    """
+    if _is_adapter(name) and _is_adapter(_parse(name).name):
+        from optimizers.torch_adapter import torch_optimizer
+
+        return torch_optimizer(_parse(name).name)
+    try:
+        return OPTIMIZERS.create(name)
+    except UnknownNameError as exc:
+        msg = f"{exc}; torch.optim classes: torch:<Class> (torch:NAdam)"
+        raise UnknownNameError(msg) from None
 
 
-def configure(spec: str | Spec, **hp: float) -> Config:
-    """An optimizer with hyperparameters from a spec string: ``configure("adam:lr=3e-4")``."""
-    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+def configure(spec: str | Spec, **hp: Any) -> Config:
+    """An optimizer with hyperparameters from a spec string: ``configure("adam:lr=3e-4")``.
+
+    Keyword hyperparameters override the spec's and may be tensors (one value per row):
+    ``configure("adam", lr=torch.tensor([1e-3, 1e-2]))``.
+    """
+    parsed = _parse(spec)
     optimizer = get(parsed.name)
-    return optimizer.configure(**{**parsed.options, **hp})  # type: ignore[arg-type]
+    return optimizer.configure(**{**parsed.options, **hp})
 
 
 WRAPPERS: Registry[object] = Registry("search method")
@@ -29,16 +64,54 @@ spec strings positionally and options by keyword and return a `Method`."""
 
 
 def method(spec: str | Spec):  # -> Method
-    """The method a study cell runs: a wrapper (``restarts(adam,n=32)``) or a local optimizer."""
+    """The method a study cell runs: a wrapper (``restarts(adam,n=32)``) or a local optimizer.
+
+    A torch.optim class that is not elementwise (``torch:LBFGS``) runs row by row as a
+    `optimizers.torch_adapter.TorchRows`; everything else is `optimizers.local` of its config.
+    """
     from optimizers._method import local
 
-    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    parsed = _parse(spec)
     if parsed.name in WRAPPERS:
         factory = WRAPPERS.factory(parsed.name)
         return factory(*parsed.inner, **parsed.options)
     if parsed.inner:
         msg = f"{parsed.name!r} is not a wrapper; known wrappers: {', '.join(WRAPPERS.names())}"
-        from problems import SpecError
-
         raise SpecError(msg)
-    return local(configure(parsed))
+    config = configure(parsed)
+    if not config.optimizer.elementwise:
+        from optimizers.torch_adapter import TorchRows
+
+        return TorchRows(config)
+    return local(config)
+
+
+def describe(*, torch: bool = False) -> list[dict[str, Any]]:
+    """One row per optimizer for listings (``bench list --optimizers``).
+
+    Each row: ``name``, ``summary`` (update rule and source), ``defaults``, ``space`` (Optuna
+    ranges as ``"low..high (log)"``), ``mode`` (``"batched"`` or ``"row by row"``) and
+    ``uses_grad``. With ``torch=True`` the torch.optim classes (``torch:NAdam``, ...) follow.
+    """
+    names: list[str] = list(OPTIMIZERS)
+    if torch:
+        from optimizers.torch_adapter import torch_names
+
+        names += torch_names()
+    rows = []
+    for name in names:
+        opt = get(name)
+        rows.append(
+            {
+                "name": name,
+                "summary": opt.summary,
+                "defaults": dict(opt.defaults),
+                "space": {
+                    k: f"{r.low:g}..{r.high:g}{' (log)' if r.log else ''}"
+                    for k, r in opt.space.items()
+                },
+                "mode": "batched" if opt.elementwise else "row by row",
+                "uses_grad": opt.uses_grad,
+            }
+        )
+    return rows

@@ -1,0 +1,476 @@
+"""Any ``torch.optim.Optimizer`` subclass as an optbench optimizer: ``torch:NAdam:lr=0.01``.
+
+Spelling (parses unambiguously next to ``adam:lr=1e-3`` and ``restarts(adam,n=32)``):
+
+- ``torch:<Class>[:key=value,...]`` names a class in ``torch.optim`` (``torch:Adamax``,
+  ``torch:NAdam:lr=0.01``, ``torch:LBFGS:line_search_fn=strong_wolfe``);
+- ``<module.path>:<Class>[:key=value,...]`` names any importable subclass
+  (``torch_optimizer:Lamb:lr=1e-3``, ``mypkg.opt:MyOpt``).
+
+A spec is an adapter spec when the text after the first colon (up to the next colon) holds no
+``=``, and the head is ``torch`` or not a registered optimizer name. Hyperparameters are the
+keyword arguments of the class's constructor, flat: a tuple argument becomes numbered names
+(``betas=(b1, b2)`` -> ``beta1``, ``beta2``; ``etas`` -> ``eta1``, ``eta2``), a boolean one a
+0/1 flag (``amsgrad=1`` or ``amsgrad=true``), a ``None``-default one takes a number or text
+(``none`` is ``None``). ``foreach``, ``fused``, ``capturable``, ``differentiable`` and
+``maximize`` are fixed at torch's defaults.
+
+Two modes, and `TorchOptimizer.elementwise` says which:
+
+- **elementwise** (the allow-list `ELEMENTWISE`: SGD, Adam, AdamW, Adamax, NAdam, RAdam,
+  Adagrad, Adadelta, RMSprop, Rprop, ASGD): the whole batch ``x: [R, d]`` is ONE parameter
+  tensor. That is exact because these updates act element by element, so rows never mix;
+  for the same reason one optimizer has one value per hyperparameter, and per-row (tensor)
+  hyperparameters are rejected.
+- **row by row** (everything else, including unknown and third-party classes, L-BFGS, and
+  anything using a norm over the parameter, like Adafactor's factored moments): one
+  parameter and one torch optimizer per row, driven by `TorchRows`, a `Method` that also
+  supplies the closure L-BFGS needs and counts its evaluations. Per-row hyperparameters
+  work here (each row's optimizer gets its own value).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from optimizers._catalogue import OPTIMIZERS
+from optimizers._method import Context, MethodState, Objective
+from optimizers._optimizer import (
+    HP,
+    NONNEGATIVE,
+    POSITIVE,
+    UNIT,
+    Config,
+    Optimizer,
+    Range,
+    Rule,
+    State,
+)
+from problems import SpecError, parse_spec
+from problems._errors import unknown
+from problems._spec import Spec
+
+__all__ = [
+    "ELEMENTWISE",
+    "TorchOptimizer",
+    "TorchRows",
+    "is_adapter_spec",
+    "parse_adapter",
+    "torch_names",
+    "torch_optimizer",
+]
+
+ELEMENTWISE: frozenset[type[torch.optim.Optimizer]] = frozenset(
+    {
+        torch.optim.SGD,
+        torch.optim.Adam,
+        torch.optim.AdamW,
+        torch.optim.Adamax,
+        torch.optim.NAdam,
+        torch.optim.RAdam,
+        torch.optim.Adagrad,
+        torch.optim.Adadelta,
+        torch.optim.RMSprop,
+        torch.optim.Rprop,
+        torch.optim.ASGD,
+    }
+)
+"""torch.optim classes whose update is elementwise (exact classes: a subclass may add a
+global norm, so it runs row by row like any class not listed)."""
+
+FIXED = frozenset(
+    {"self", "params", "foreach", "fused", "capturable", "differentiable", "maximize"}
+)
+
+OVERRIDES: Mapping[type, Mapping[str, object]] = {torch.optim.LBFGS: {"max_iter": 1}}
+"""Defaults that differ from torch's: L-BFGS takes one iteration (one evaluation) per step,
+so a step costs what ``evals_per_step`` says; ``torch:LBFGS:max_iter=20`` restores torch's."""
+
+RULES: Mapping[str, Rule] = {
+    "lr": POSITIVE,
+    "eps": POSITIVE,
+    "weight_decay": NONNEGATIVE,
+    "momentum": NONNEGATIVE,
+    "beta1": UNIT,
+    "beta2": UNIT,
+}
+"""Checked here with our messages; everything else is checked by the class's constructor."""
+
+REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """Where a flat hyperparameter goes: constructor argument `name`, tuple position `index`."""
+
+    name: str
+    index: int | None
+    kind: str  # "number", "flag" (bool argument) or "any" (None default: number or text)
+
+
+@dataclass(frozen=True)
+class TorchOptimizer(Optimizer):
+    """A torch.optim class as an optimizer spec (see the module docstring for the two modes).
+
+    Attributes:
+        cls: the ``torch.optim.Optimizer`` subclass.
+        args: flat hyperparameter name -> constructor argument.
+        needs_closure: the class's ``step`` requires a closure (L-BFGS); only `TorchRows`
+            can run it.
+    """
+
+    cls: type[torch.optim.Optimizer] = torch.optim.Optimizer
+    args: Mapping[str, Arg] = field(default_factory=dict)
+    needs_closure: bool = False
+
+    def configure(self, **hp: Any) -> Config:
+        """Check names, numbers and per-row values, then let the class's constructor judge."""
+        values: dict[str, Any] = {}
+        for key, value in hp.items():
+            if key not in self.args:
+                values[key] = value
+                continue
+            arg = self.args[key]
+            if isinstance(value, Tensor):
+                values[key] = self._check_rows(key, value)
+            elif arg.kind == "flag" and isinstance(value, bool):
+                values[key] = float(value)
+            else:
+                values[key] = self._check_value(key, value)
+        unknown_keys = [k for k in values if k not in self.args]
+        if unknown_keys:
+            allowed = ", ".join(self.args) or "none"
+            msg = f"{self.name}: unknown hyperparameter {unknown_keys[0]!r}; allowed: {allowed}"
+            raise SpecError(msg)
+        merged = {**self.defaults, **values}
+        missing = [k for k, v in merged.items() if v == REQUIRED]
+        if missing:
+            msg = f"{self.name}: hyperparameter {missing[0]!r} is required (no default)"
+            raise SpecError(msg)
+        rows = max((v.numel() for v in merged.values() if isinstance(v, Tensor)), default=1)
+        for i in range(rows):  # torch's own validation, per row
+            try:
+                self.cls([torch.zeros(1, requires_grad=True)], **self.kwargs(merged, i))
+            except (ValueError, TypeError, RuntimeError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                msg = f"{self.name}: {first}"
+                raise SpecError(msg) from None
+        return Config(self, merged)
+
+    def _check_value(self, key: str, value: object) -> object:
+        arg = self.args[key]
+        if isinstance(value, str) and arg.kind == "any":
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "0 or 1 (or true/false)" if arg.kind == "flag" else "a number"
+            msg = f"{self.name}: {key} must be {kind}, got {value!r}"
+            raise SpecError(msg)
+        rule = RULES.get(key)
+        if arg.kind == "flag" and value not in (0, 1):
+            msg = f"{self.name}: invalid {key} {value!r}; allowed: {{0, 1}}"
+            raise SpecError(msg)
+        if math.isnan(value) or (rule is not None and not rule.admits(float(value))):
+            allowed = f"; allowed: {rule}" if rule is not None else ""
+            msg = f"{self.name}: invalid {key} {value!r}{allowed}"
+            raise SpecError(msg)
+        return value
+
+    def _check_rows(self, key: str, value: Tensor) -> Tensor:
+        if self.elementwise:
+            msg = (
+                f"{self.name} runs the whole batch as one tensor (elementwise mode), so {key} "
+                f"takes one value, not one per row; got a tensor of shape {list(value.shape)}"
+            )
+            raise SpecError(msg)
+        for v in value.flatten().tolist():
+            self._check_value(key, v)
+        return value
+
+    def kwargs(self, hp: HP | Mapping[str, Any], row: int = 0) -> dict[str, Any]:
+        """The constructor's keyword arguments for row `row` (tuples rebuilt, flags as bools)."""
+        out: dict[str, Any] = {}
+        for key, arg in self.args.items():
+            value = hp[key]
+            if isinstance(value, Tensor):
+                flat = value.flatten()
+                value = flat[row if flat.numel() > 1 else 0].item()
+            if arg.kind == "flag":
+                value = bool(value)
+            elif arg.kind == "any" and isinstance(value, str) and value.lower() == "none":
+                value = None
+            if arg.index is None:
+                out[arg.name] = value
+            else:
+                out.setdefault(arg.name, []).append(value)
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
+
+
+def is_adapter_spec(text: str) -> bool:
+    """True for ``torch:Class[:opts]`` and ``module.path:Class[:opts]`` (not ``adam:lr=1``)."""
+    head, sep, rest = text.strip().partition(":")
+    if not sep or "(" in head:
+        return False
+    cls_name = rest.split(":", 1)[0].strip()
+    if not cls_name or "=" in cls_name or "," in cls_name:
+        return False
+    return head.strip() == "torch" or head.strip() not in OPTIMIZERS
+
+
+def parse_adapter(text: str) -> Spec:
+    """``"torch:NAdam:lr=0.01"`` -> ``Spec("torch:NAdam", {"lr": 0.01})``."""
+    head, _, rest = text.strip().partition(":")
+    cls_name, _, opts = rest.partition(":")
+    options = parse_spec(f"x:{opts}").options if opts.strip() else {}
+    return Spec(f"{head.strip()}:{cls_name.strip()}", options)
+
+
+def torch_names() -> list[str]:
+    """``torch:<Class>`` for every optimizer class in ``torch.optim``."""
+    return [f"torch:{n}" for n in sorted(_classes(torch.optim))]
+
+
+def _classes(module: object) -> dict[str, type[torch.optim.Optimizer]]:
+    return {
+        n: c
+        for n, c in vars(module).items()
+        if isinstance(c, type)
+        and issubclass(c, torch.optim.Optimizer)
+        and c is not torch.optim.Optimizer
+        and not n.startswith("_")
+    }
+
+
+def load_class(name: str) -> type[torch.optim.Optimizer]:
+    """The class named by ``torch:Class`` or ``module.path:Class``; one-line errors."""
+    head, _, cls_name = name.partition(":")
+    module_name = "torch.optim" if head == "torch" else head
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        msg = f"optimizer {name!r}: cannot import module {module_name!r} ({exc})"
+        raise SpecError(msg) from None
+    found = getattr(module, cls_name, None)
+    if found is None or found is torch.optim.Optimizer:
+        raise unknown(f"optimizer class in {module_name}", cls_name, _classes(module))
+    if not (isinstance(found, type) and issubclass(found, torch.optim.Optimizer)):
+        msg = f"optimizer {name!r}: {module_name}.{cls_name} is not a torch.optim.Optimizer"
+        raise SpecError(msg)
+    return found
+
+
+@cache
+def torch_optimizer(name: str) -> TorchOptimizer:
+    """The spec for ``torch:Class`` or ``module.path:Class`` (built once per name)."""
+    cls = load_class(name)
+    args, defaults = _signature(cls)
+    elementwise = cls in ELEMENTWISE
+    step_params = inspect.signature(cls.step).parameters
+    closure = step_params.get("closure")
+    needs_closure = closure is not None and closure.default is inspect.Parameter.empty
+    space: dict[str, Range] = {}
+    lr = defaults.get("lr")
+    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0:
+        space["lr"] = Range(lr / 100, lr * 100, log=True)
+    for key, low, high in (("beta1", 0.5, 0.99), ("beta2", 0.9, 0.9999)):
+        if key in args:
+            space[key] = Range(low, high)
+    doc = (inspect.getdoc(cls) or "").strip().splitlines()
+    mode = "elementwise: the batch runs as one tensor" if elementwise else "row by row"
+    summary = f"{cls.__module__}.{cls.__qualname__} ({mode}). {doc[0] if doc else ''}".strip()
+    init, step = _functional(cls, name, elementwise)
+    spec = TorchOptimizer(
+        name,
+        init,
+        step,
+        defaults=defaults,
+        rules={k: r for k, r in RULES.items() if k in args},
+        space=space,
+        elementwise=elementwise,
+        summary=summary,
+        cls=cls,
+        args=args,
+        needs_closure=needs_closure,
+    )
+    return spec
+
+
+def _signature(cls: type) -> tuple[dict[str, Arg], dict[str, Any]]:
+    args: dict[str, Arg] = {}
+    defaults: dict[str, Any] = {}
+    overrides = OVERRIDES.get(cls, {})
+    for pname, param in inspect.signature(cls.__init__).parameters.items():  # type: ignore[misc]
+        if pname in FIXED or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = overrides.get(pname, param.default)
+        if default is inspect.Parameter.empty:
+            args[pname], defaults[pname] = Arg(pname, None, "number"), REQUIRED
+        elif isinstance(default, tuple):
+            stem = pname[:-1] if pname.endswith("s") and pname != "eps" else pname
+            for i, item in enumerate(default):
+                key = f"{stem}{i + 1}"
+                args[key] = Arg(pname, i, _kind(item))
+                defaults[key] = _flat(item)
+        else:
+            args[pname], defaults[pname] = Arg(pname, None, _kind(default)), _flat(default)
+    return args, defaults
+
+
+def _kind(default: object) -> str:
+    if isinstance(default, bool):
+        return "flag"
+    if isinstance(default, (int, float, Tensor)):
+        return "number"
+    return "any"
+
+
+def _flat(default: object) -> object:
+    if isinstance(default, bool):
+        return float(default)
+    if isinstance(default, Tensor):
+        return default.item()
+    return "none" if default is None else default
+
+
+def _functional(
+    cls: type[torch.optim.Optimizer], name: str, elementwise: bool
+) -> tuple[Callable[[Tensor], State], Callable[[Tensor, Tensor, State, HP], tuple[Tensor, State]]]:
+    """``init``/``step`` for `Config` use: the batch as one parameter (elementwise mode only)."""
+
+    def init(x: Tensor) -> State:
+        return {}  # torch creates its state lazily on the first step
+
+    def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
+        """One step of ``cls`` on the whole batch as one parameter tensor.
+
+        The state is torch's own per-parameter state (``step`` is 0-d, shared by all rows),
+        copied in and out so the caller's tensors are never changed.
+        """
+        if not elementwise:
+            msg = (
+                f"{name} runs row by row (its update is not elementwise); "
+                f"use optimizers.method({name!r}) to run it"
+            )
+            raise SpecError(msg)
+        spec = torch_optimizer(name)
+        p = torch.nn.Parameter(x.detach().clone())
+        p.grad = grad.detach().clone()
+        opt = cls([p], **spec.kwargs(hp))
+        if state:
+            opt.state[p] = {k: v.clone() if isinstance(v, Tensor) else v for k, v in state.items()}
+        opt.step()
+        return p.detach(), dict(opt.state[p])
+
+    return init, step
+
+
+@dataclass(frozen=True, eq=False)
+class TorchRows:
+    """A torch optimizer run row by row: one parameter and one optimizer per row (a `Method`).
+
+    Each step evaluates the objective once on the whole batch; every row's optimizer then
+    steps with that row's gradient. A row's closure returns the batched result on its first
+    call; further calls (L-BFGS iterations and line searches) evaluate the objective again on
+    the batch with that row moved to its trial point, and are counted per row in
+    ``state["evals"]`` (cumulative, ``[R]``). `evals_per_step` is the per-step upper bound:
+    1 unless the optimizer evaluates more (L-BFGS: ``max_iter`` without a line search,
+    ``max_eval`` with one).
+
+    The harness may edit ``state["x"]`` between steps (it freezes diverged rows); each step
+    starts from ``state["x"]``.
+    """
+
+    config: Config
+    starts_per_seed: int = 1
+
+    def __repr__(self) -> str:
+        return f"TorchRows({self.label!r})"
+
+    @property
+    def spec(self) -> TorchOptimizer:
+        assert isinstance(self.config.optimizer, TorchOptimizer)
+        return self.config.optimizer
+
+    @property
+    def label(self) -> str:
+        return self.config.label
+
+    @property
+    def hp(self) -> dict[str, float]:
+        return {k: v for k, v in self.config.hp.items() if isinstance(v, (int, float))}
+
+    @property
+    def evals_per_step(self) -> int:
+        if self.spec.cls is not torch.optim.LBFGS:
+            return 1
+        kw = self.spec.kwargs(self.config.hp)
+        max_eval = kw["max_eval"] if kw["max_eval"] is not None else kw["max_iter"] * 5 // 4
+        return int(kw["max_iter"] if kw["line_search_fn"] is None else max(max_eval, 1))
+
+    def init(self, x0: Tensor, ctx: Context | None = None) -> MethodState:
+        rows = x0.shape[0]
+        for key, value in self.config.hp.items():
+            if isinstance(value, Tensor) and value.numel() not in (1, rows):
+                msg = f"{self.label}: {key} has {value.numel()} values for {rows} rows"
+                raise SpecError(msg)
+        params = [torch.nn.Parameter(x0[i].detach().clone()) for i in range(rows)]
+        opts = [
+            self.spec.cls([p], **self.spec.kwargs(self.config.hp, i)) for i, p in enumerate(params)
+        ]
+        evals = torch.zeros(rows, dtype=torch.int64, device=x0.device)
+        return {"x": x0, "params": params, "opts": opts, "evals": evals}
+
+    def step(
+        self, state: MethodState, objective: Objective, ctx: Context | None = None
+    ) -> MethodState:
+        x: Tensor = state["x"]
+        loss, grad = objective(x, True)
+        assert grad is not None
+        calls = [1] * x.shape[0]
+        for i, (p, opt) in enumerate(zip(state["params"], state["opts"])):
+            with torch.no_grad():
+                p.copy_(x[i])
+            p.grad = grad[i].clone()
+            closure = self._closure(i, p, x, loss, grad, objective, calls)
+            if "closure" in inspect.signature(opt.step).parameters:
+                opt.step(closure)
+            else:
+                opt.step()
+        new_x = torch.stack([p.detach().clone() for p in state["params"]])
+        evals = state["evals"] + torch.tensor(calls, device=x.device)
+        return {**state, "x": new_x, "loss": loss, "evals": evals}
+
+    @staticmethod
+    def _closure(
+        i: int,
+        p: Tensor,
+        x: Tensor,
+        loss: Tensor,
+        grad: Tensor,
+        objective: Objective,
+        calls: list[int],
+    ) -> Callable[[], Tensor]:
+        first = [True]
+
+        def closure() -> Tensor:
+            if first[0]:  # the batched evaluation at the row's current point
+                first[0] = False
+                p.grad = grad[i].clone()
+                return loss[i]
+            trial = x.clone()
+            trial[i] = p.detach()
+            loss_t, grad_t = objective(trial, True)
+            assert grad_t is not None
+            p.grad = grad_t[i].clone()
+            calls[i] += 1
+            return loss_t[i]
+
+        return closure
