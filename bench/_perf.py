@@ -14,8 +14,8 @@ R = 1,000,000 rows is measured in a fresh child process so nothing else inflates
 from __future__ import annotations
 
 import json
-import statistics
 import platform
+import statistics
 import subprocess
 import sys
 import time

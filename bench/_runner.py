@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -40,6 +41,22 @@ def _finish_cell(cell: Cell, run_dir: Path) -> tuple[int, int]:
     return int((runs["status"] == "failed").sum()), int((runs["status"] == "diverged").sum())
 
 
+def _supersede(run_dir: Path, keep: set[str], meta: dict[str, object], quiet: bool) -> None:
+    stale = finished_cells(run_dir) - keep
+    if not stale:
+        return
+    folder = run_dir / "superseded" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    folder.mkdir(parents=True)
+    for cell_id in stale:
+        os.replace(run_dir / "parts" / f"{cell_id}.parquet", folder / f"{cell_id}.parquet")
+    write_meta(folder, meta)
+    if not quiet:
+        print(
+            f"{run_dir}: the study changed; {len(stale)} old cells moved to {folder}",
+            file=sys.stderr,
+        )
+
+
 def _worker(cell: Cell, run_dir: Path) -> tuple[int, int]:
     import torch
 
@@ -58,15 +75,20 @@ def run_study(
 ) -> RunSummary:
     """Run every cell of `study` not yet finished in `run_dir`.
 
-    A cell whose part exists is skipped (resume). A run directory holding another study's
-    cells is fine (cells are identified by their spec), but meta.json keeps the first spec
-    and lists every study that wrote to it.
+    A cell whose part exists is skipped (resume). When the directory holds a different study
+    (the spec changed), the parts of cells that are not in the new study are moved to
+    ``superseded/<timestamp>/`` with their meta.json: nothing finished is lost, and old and
+    new results are never mixed.
     """
     study.validate()
     run_dir = Path(run_dir)
+    previous = load_meta(run_dir)
+    if previous and previous.get("study") != study.to_dict():
+        _supersede(run_dir, {c.id for c in study.cells()}, previous, quiet)
+        previous = {}
     done = finished_cells(run_dir)
     todo = [c for c in study.cells() if c.id not in done]
-    meta = load_meta(run_dir) or {
+    meta = previous or {
         "name": study.name,
         "label": study.name,
         "study": study.to_dict(),
@@ -74,8 +96,6 @@ def run_study(
         **environment(study.devices),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
-    if meta.get("study") != study.to_dict():
-        meta.setdefault("also", []).append({"study": study.to_dict(), "command": command})
     write_meta(run_dir, meta)
     begin = time.perf_counter()
     failed = diverged = 0

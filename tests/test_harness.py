@@ -323,3 +323,14 @@ def test_no_host_sync_between_checkpoints_on_cuda() -> None:
         check_sync=True,
     )
     assert trace.checkpoints[-1] == 200
+
+
+def test_changed_study_moves_old_cells_aside_and_loses_nothing(tmp_path: Path) -> None:
+    bench.run_study(_study(), tmp_path, quiet=True)
+    bench.run_study(_study(optimizers=["sgd:lr=0.1", "sgd:lr=0.2"]), tmp_path, quiet=True)
+    frame = bench.load(tmp_path)
+    assert set(frame["optimizer"]) == {"sgd:lr=0.1", "sgd:lr=0.2"}  # sgd:lr=0.1 was reused
+    moved = list((tmp_path / "superseded").glob("*/*.parquet"))
+    assert len(moved) == 1
+    assert "adam" in moved[0].name
+    assert bench.load_meta(tmp_path)["study"]["optimizers"] == ["sgd:lr=0.1", "sgd:lr=0.2"]  # type: ignore[index]

@@ -1,0 +1,255 @@
+"""MLP execution speed: one network per seed, five ways, side by side in one process.
+
+For each hidden width, ``seeds`` networks (``inputs`` -> width -> width -> 1, ReLU, MSE) take
+``steps`` Adam steps on minibatches of ``batch`` samples of the mlp-regression data:
+
+a. ``plain``: ``nn.Sequential`` + ``torch.optim.Adam``, the textbook loop, seed after seed;
+b. ``vmap``: all seeds as rows, ``torch.func.vmap`` over ``torch.func.functional_call``;
+c. ``batched``: all seeds as rows, stacked weights and ``torch.baddbmm`` (the problem's
+   ``execution=batched``);
+d. ``sequential``: the problem's ``execution=sequential`` (rows one after another, plain
+   ``F.linear``, one autograd graph);
+e. ``auto``: what the problem's ``execution=auto`` picks on this device (`batched_for`).
+
+b to e update all rows at once with the same elementwise Adam (`_adam`, torch.optim.Adam's
+defaults); every variant draws each seed's batches in the same DataLoader order, gathered by
+index (no DataLoader per-sample overhead in any of them). Figures are milliseconds per
+seed-step (one network, one step); ``ratio`` is the speed-up over ``plain``
+(``plain_ms / variant_ms``, above 1 is faster). Warm-up steps are excluded; each variant is
+timed ``repeats`` times, interleaved, and the fastest is kept (the machine is shared).
+
+Run ``python -m bench._perf_mlp`` (``--help`` for options); docs/perf_mlp.md has a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+import problems
+from problems.mlp import MinibatchLoss, MLPProblem, batched_for, sequential_module, unflatten
+
+__all__ = ["mlp_speed_table"]
+
+LR = 1e-3
+VARIANTS = ("plain", "vmap", "batched", "sequential", "auto")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _adam(lr: float = LR, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    """An elementwise Adam on rows ``x: [R, P]`` (torch.optim.Adam's update, no weight decay)."""
+    state: dict[str, Tensor | int] = {"step": 0}
+
+    def step(x: Tensor, grad: Tensor) -> Tensor:
+        if "exp_avg" not in state:
+            state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(x), torch.zeros_like(x)
+        state["step"] = t = int(state["step"]) + 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        assert isinstance(m, Tensor) and isinstance(v, Tensor)
+        m.lerp_(grad, 1 - betas[0])
+        v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
+        denom = (v / (1 - betas[1] ** t)).sqrt_().add_(eps)
+        return x.addcdiv(m, denom, value=-lr / (1 - betas[0] ** t))
+
+    return step
+
+
+def _time_plain(
+    p: MLPProblem,
+    seeds: Sequence[int],
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> float:
+    X, y, _, _ = p.data_tensors(device, dtype)
+    order = MinibatchLoss(
+        p.data,
+        p.widths,
+        seeds,
+        batch=p.batch,
+        execution="batched",  # type: ignore[arg-type]
+        device=device,
+        dtype=dtype,
+    )
+    elapsed = 0.0
+    for r, seed in enumerate(seeds):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = sequential_module(p.widths).to(device=device, dtype=dtype)
+        opt = torch.optim.Adam(model.parameters(), lr=LR)
+        for k in range(warmup + steps):
+            if k == warmup:
+                _sync(device)
+                begin = time.perf_counter()
+            index = order.indices(k)[r]
+            loss = torch.nn.functional.mse_loss(model(X[index]).squeeze(-1), y[index])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        _sync(device)
+        elapsed += time.perf_counter() - begin
+    return elapsed
+
+
+def _vmap_loss(
+    p: MLPProblem, seeds: Sequence[int], device: torch.device, dtype: torch.dtype
+) -> Callable[[Tensor, int], Tensor]:
+    """Rows' minibatch MSE through ``vmap(functional_call)`` over an ``nn.Sequential``."""
+    X, y, _, _ = p.data_tensors(device, dtype)
+    order = MinibatchLoss(
+        p.data,
+        p.widths,
+        seeds,
+        batch=p.batch,
+        execution="batched",  # type: ignore[arg-type]
+        device=device,
+        dtype=dtype,
+    )
+    module = sequential_module(p.widths).to(device="meta")
+    names = [name for name, _ in module.named_parameters()]
+
+    def one(params: dict[str, Tensor], xb: Tensor, yb: Tensor) -> Tensor:
+        out = torch.func.functional_call(module, params, (xb,))
+        return (out.squeeze(-1) - yb).square().mean()
+
+    batched_one = torch.func.vmap(one)
+
+    def loss(x: Tensor, step: int) -> Tensor:
+        index = order.indices(step)
+        flat = [t for layer in unflatten(x, p.widths) for t in layer]
+        return batched_one(dict(zip(names, flat)), X[index], y[index])
+
+    return loss
+
+
+def _time_rows(
+    loss: Callable[[Tensor, int], Tensor], x0: Tensor, steps: int, warmup: int, device: torch.device
+) -> float:
+    x, adam = x0.clone(), _adam()
+    for k in range(warmup + steps):
+        if k == warmup:
+            _sync(device)
+            begin = time.perf_counter()
+        xr = x.detach().requires_grad_()
+        (grad,) = torch.autograd.grad(loss(xr, k).sum(), xr)
+        x = adam(x, grad)
+    _sync(device)
+    return time.perf_counter() - begin
+
+
+def mlp_speed_table(
+    widths: Sequence[int] = (64, 256, 1000),
+    seeds: int = 8,
+    batch: int = 64,
+    steps: int = 20,
+    device: str = "cpu",
+    *,
+    inputs: int = 1000,
+    depth: int = 2,
+    dtype: torch.dtype = torch.float32,
+    warmup: int = 3,
+    repeats: int = 3,
+) -> list[dict[str, object]]:
+    """Milliseconds per seed-step of the five executions at each hidden width.
+
+    Returns:
+        One dict per width: ``width``, ``inputs``, ``seeds``, ``batch``, ``steps``,
+        ``device``, ``auto_picks`` (``batched`` / ``sequential``), ``<variant>_ms`` and
+        ``<variant>_ratio`` (speed-up over ``plain``) for every variant.
+    """
+    dev = torch.device(device)
+    row_seeds = list(range(seeds))
+    table = []
+    for width in widths:
+        spec = f"mlp-regression:inputs={inputs},hidden={width},depth={depth},batch={batch}"
+        built = {e: problems.get(spec, execution=e) for e in ("batched", "sequential", "auto")}
+        p = built["auto"]
+        assert isinstance(p, MLPProblem)
+        x0 = torch.cat(
+            [
+                p.start(1, torch.Generator().manual_seed(s), device=dev, dtype=dtype)
+                for s in row_seeds
+            ]
+        )
+        timers: dict[str, Callable[[], float]] = {
+            "plain": lambda p=p: _time_plain(p, row_seeds, steps, warmup, dev, dtype),
+            "vmap": lambda p=p, x0=x0: _time_rows(
+                _vmap_loss(p, row_seeds, dev, dtype), x0, steps, warmup, dev
+            ),
+        }
+        for e, q in built.items():
+            timers[e] = lambda q=q, x0=x0: _time_rows(
+                q.train_loss(row_seeds, dev, dtype), x0, steps, warmup, dev
+            )
+        best = {name: float("inf") for name in VARIANTS}
+        for _ in range(repeats):
+            for name in VARIANTS:
+                best[name] = min(best[name], timers[name]())
+        per = {name: 1e3 * best[name] / (seeds * steps) for name in VARIANTS}
+        row: dict[str, object] = {
+            "width": width,
+            "inputs": inputs,
+            "seeds": seeds,
+            "batch": batch,
+            "steps": steps,
+            "device": dev.type,
+            "auto_picks": "batched" if batched_for("auto", dev, p.widths) else "sequential",
+        }
+        for name in VARIANTS:
+            row[f"{name}_ms"] = round(per[name], 3)
+            row[f"{name}_ratio"] = round(per["plain"] / per[name], 2)
+        table.append(row)
+    return table
+
+
+def markdown(table: list[dict[str, object]]) -> str:
+    """The table as Markdown: ms per seed-step, speed-up over plain in brackets."""
+    head = "| width | " + " | ".join(VARIANTS) + " | auto picks |"
+    lines = [head, "|" + "---|" * (len(VARIANTS) + 2)]
+    for row in table:
+        cells = [f"{row[f'{n}_ms']:.3f} ({row[f'{n}_ratio']:.2f}x)" for n in VARIANTS]
+        lines.append(f"| {row['width']} | " + " | ".join(cells) + f" | {row['auto_picks']} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench._perf_mlp",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--widths", type=int, nargs="+", default=[64, 256, 1000])
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print JSON rows instead")
+    args = parser.parse_args(argv)
+    table = mlp_speed_table(
+        args.widths, args.seeds, args.batch, args.steps, args.device, repeats=args.repeats
+    )
+    if args.json:
+        print(json.dumps(table, indent=1))
+        return
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}, device {args.device}; "
+        f"ms per seed-step (speed-up over plain)"
+    )
+    print(markdown(table))
+
+
+if __name__ == "__main__":
+    main()
