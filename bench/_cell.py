@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import traceback
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import optimizers
 import problems
 from bench._checkpoints import log_checkpoints
 from bench._engine import Trace, run_rows, starts
+from bench._memory import PeakMemory
 from bench._study import Cell, budget_steps
 
 __all__ = ["GRID", "TRACED_SEEDS", "run_cell"]
@@ -21,16 +23,25 @@ TRACED_SEEDS = 4  # seeds whose 2-D trajectories are recorded
 GRID = 60  # landscape grid for 2-D problems (GRID x GRID)
 
 
-def run_cell(cell: Cell) -> pd.DataFrame:
+def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """All seeds of `cell` as rows of one tensor; a failure becomes rows with status failed."""
     study = cell.study
+    memory = PeakMemory(torch.device(cell.device))
+    memory.start()
     try:
         problem = problems.get(cell.problem)
         method = optimizers.method(cell.optimizer)
         device = torch.device(cell.device)
         dtype = study.torch_dtype
         steps = budget_steps(study, problem, method)
-        x0 = starts(method, problem, study.seeds, device=device, dtype=dtype)
+        x0 = starts(
+            method,
+            problem,
+            study.seeds,
+            device=device,
+            dtype=dtype,
+            uniform=study.start == "uniform",
+        )
         n = method.starts_per_seed
         row_seeds = [s for s in study.seeds for _ in range(n)]
         traced = min(TRACED_SEEDS, len(study.seeds)) * n if problem.dim == 2 else 0
@@ -50,6 +61,7 @@ def run_cell(cell: Cell) -> pd.DataFrame:
     except Exception as error:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         return _failed(cell, reason, traceback.format_exc())
+    trace.extra.update(memory.stop())
     return _table(cell, problem, method, trace)
 
 
@@ -118,6 +130,8 @@ def _table(
         "warmup_s": trace.warmup_s,
         "step_time_s": step_time,
         "evals_per_step": per_eval,
+        "steps_budget": steps[-1] if len(steps) else 0.0,
+        **{k: v for k, v in trace.extra.items() if isinstance(v, float)},
         **{f"hp_{k}": float(v) for k, v in method.hp.items() if isinstance(v, (int, float))},
     }
     C, S = loss.shape

@@ -72,9 +72,17 @@ def starts(
     *,
     device: torch.device,
     dtype: torch.dtype,
+    uniform: bool = False,
 ) -> Tensor:
-    """Rows for `seeds`: seed ``s`` draws its ``starts_per_seed`` starts from its own generator."""
+    """Rows for `seeds`: seed ``s`` draws its ``starts_per_seed`` starts from its own generator.
+
+    The method's own start rule wins (restarts sample the domain); otherwise the problem's
+    default start, except that ``uniform=True`` replaces a literature's fixed start (which
+    would make every seed the same run of a deterministic problem) by uniform samples.
+    """
     rule = getattr(method, "starts", None)
+    if rule is None and uniform and problem.x0 is not None:
+        rule = lambda p, n, g, device, dtype: p.sample(n, g, device=device, dtype=dtype)  # noqa: E731
     rows = []
     for seed in seeds:
         generator = torch.Generator().manual_seed(int(seed))

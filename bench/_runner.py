@@ -34,8 +34,10 @@ def default_run_dir(study: Study, root: Path = Path("runs")) -> Path:
     return root / f"{study.name}-{stamp}"
 
 
-def _finish_cell(cell: Cell, run_dir: Path) -> tuple[int, int]:
-    frame = run_cell(cell)
+def _finish_cell(
+    cell: Cell, run_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
+    frame = run_cell(cell, progress)
     write_part(run_dir, cell.id, frame)
     runs = frame[frame["record"] == "checkpoint"].drop_duplicates("seed")
     return int((runs["status"] == "failed").sum()), int((runs["status"] == "diverged").sum())
@@ -109,7 +111,7 @@ def run_study(
                 bar(futures[future])
     else:
         for cell in todo:
-            f, d = _finish_cell(cell, run_dir)
+            f, d = _finish_cell(cell, run_dir, _cell_bar(cell, quiet))
             failed, diverged = failed + f, diverged + d
             bar(cell)
     meta["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
@@ -130,6 +132,30 @@ def _bar(total: int, quiet: bool) -> Callable[[Cell], None]:
         progress.update(1)
         if progress.n >= total:
             progress.close()
+
+    return advance
+
+
+def _cell_bar(cell: Cell, quiet: bool) -> Callable[[int, int], None] | None:
+    """A progress bar for one cell's steps, advanced at its checkpoints."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=0,
+        unit="step",
+        leave=False,
+        disable=None,
+        dynamic_ncols=True,
+        desc=f"{cell.problem} x {cell.optimizer}"[:50],
+    )
+
+    def advance(step: int, steps: int) -> None:
+        bar.total = steps
+        bar.update(step - bar.n)
+        if step >= steps:
+            bar.close()
 
     return advance
 

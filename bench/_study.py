@@ -49,7 +49,9 @@ KEYS = {
     "optimizer",
     "warmup",
     "description",
+    "start",
 }
+STARTS = ("default", "uniform")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Cell:
             "dtype": s.dtype,
             "targets": list(s.targets),
             "checkpoints": s.checkpoints,
+            "start": s.start,
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
         slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{self.problem}__{self.optimizer}")[:60]
@@ -101,6 +104,7 @@ class Study:
     targets: tuple[float, ...] = DEFAULT_TARGETS
     checkpoints: int = 30
     warmup: int = 2
+    start: str = "default"
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +134,9 @@ class Study:
             raise SpecError(msg)
         for device in self.devices:
             _check_device(device, where)
+        if self.start not in STARTS:
+            msg = f"{where}start {self.start!r} is not supported; allowed: {', '.join(STARTS)}"
+            raise SpecError(msg)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -190,6 +197,7 @@ class Study:
             targets=tuple(data.get("targets", DEFAULT_TARGETS)),  # type: ignore[arg-type]
             checkpoints=int(data.get("checkpoints", 30)),  # type: ignore[call-overload]
             warmup=int(data.get("warmup", 2)),  # type: ignore[call-overload]
+            start=str(data.get("start", "default")),
             source=source,
         )
 
