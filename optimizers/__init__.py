@@ -24,6 +24,7 @@ from optimizers._catalogue import (
     describe,
     get,
     method,
+    parse,
     register,
 )
 from optimizers._method import Context, Local, Method, Objective, local
@@ -50,5 +51,6 @@ __all__ = [
     "get",
     "local",
     "method",
+    "parse",
     "register",
 ]

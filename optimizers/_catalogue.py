@@ -12,19 +12,36 @@ from typing import Any
 from optimizers._optimizer import Config, Optimizer
 from problems import Registry, Spec, SpecError, UnknownNameError, parse_spec
 
-__all__ = ["OPTIMIZERS", "WRAPPERS", "configure", "describe", "get", "method", "register"]
+__all__ = [
+    "OPTIMIZERS",
+    "WRAPPERS",
+    "configure",
+    "describe",
+    "get",
+    "method",
+    "parse",
+    "register",
+]
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
 register = OPTIMIZERS.register
 
 
-def _parse(spec: str | Spec) -> Spec:
-    """Parse a spec string, recognising adapter names (``torch:NAdam:lr=0.01``) first."""
+def parse(spec: str | Spec) -> Spec:
+    """`problems.parse_spec` for optimizer specs: adapter names are recognised first.
+
+    ``parse("torch:NAdam:lr=0.01")`` is ``Spec("torch:NAdam", {"lr": 0.01})``, where the plain
+    parser would read a name ``torch`` and an option ``NAdam:lr``; other specs (``adam:lr=1``,
+    ``restarts(adam,n=32)``) parse as `problems.parse_spec` parses them.
+    """
     if isinstance(spec, Spec):
         return spec
     from optimizers.torch_adapter import is_adapter_spec, parse_adapter
 
     return parse_adapter(spec) if is_adapter_spec(spec) else parse_spec(spec)
+
+
+_parse = parse
 
 
 def _is_adapter(name: str) -> bool:

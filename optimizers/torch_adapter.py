@@ -409,11 +409,26 @@ class TorchRows:
 
     @property
     def evals_per_step(self) -> int:
+        """Objective evaluations per row and step: exact for one evaluation, else a bound.
+
+        L-BFGS stops a step after ``max_iter`` iterations or once ``max_eval`` evaluations
+        are spent; without a line search each iteration costs one evaluation, so at most
+        ``min(max_iter, max_eval)``; the strong-Wolfe search may overshoot ``max_eval`` by
+        one. The true per-row counts are in ``state["evals"]``.
+        """
         if self.spec.cls is not torch.optim.LBFGS:
             return 1
         kw = self.spec.kwargs(self.config.hp)
-        max_eval = kw["max_eval"] if kw["max_eval"] is not None else kw["max_iter"] * 5 // 4
-        return int(kw["max_iter"] if kw["line_search_fn"] is None else max(max_eval, 1))
+        max_iter = int(kw["max_iter"])
+        max_eval = max(int(kw["max_eval"] or max_iter * 5 // 4), 1)
+        if kw["line_search_fn"] is None:
+            return max(min(max_iter, max_eval), 1)
+        return max_eval + 1
+
+    @property
+    def evals_exact(self) -> bool:
+        """True when every step costs exactly `evals_per_step` evaluations per row."""
+        return self.evals_per_step == 1
 
     def init(self, x0: Tensor, ctx: Context | None = None) -> MethodState:
         rows = x0.shape[0]
