@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -302,3 +304,26 @@ def test_cuda_graph_step_equals_eager() -> None:
         index.copy_(tl.indices(step))
         graph.replay()
     torch.testing.assert_close(x, eager, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_study_files_load_and_the_small_one_learns(tmp_path: Path) -> None:
+    """studies/mlp*.toml parse; a short cut of the small study, through the harness, learns."""
+    import bench
+
+    root = Path(__file__).resolve().parents[1] / "studies"
+    full = bench.Study.from_toml(root / "mlp.toml")
+    assert full.epochs == 100 and "sgd:lr=0.01" in full.optimizers
+    assert full.problems == ("mlp-regression",)
+    study = bench.Study.from_toml(root / "mlp-small.toml")
+    assert study.epochs == 100 and "sgd:lr=0.01" in study.optimizers
+    short = dataclasses.replace(
+        study, optimizers=("sgd:lr=0.01",), epochs=40, seeds=(0, 1), checkpoints=4
+    )
+    bench.run_study(short, tmp_path / "run", quiet=True)
+    df = bench.load(tmp_path / "run")
+    last = df[(df.record == "checkpoint") & (df.epoch == 40)]
+    assert len(last) == 2
+    assert (last.status == "ok").all()
+    assert (last.heldout_loss < 0.5 * last.baseline_loss).all(), last.heldout_loss
+    assert last.noise_floor.tolist() == pytest.approx([0.01, 0.01])
