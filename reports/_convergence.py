@@ -9,7 +9,15 @@ from matplotlib.lines import Line2D
 
 from reports._load import with_solver
 from reports._select import measure, records, sorted_unique
-from reports._style import LINESTYLES, Palette, legend_label, new_figure, palette_for, plot_context
+from reports._style import (
+    LINESTYLES,
+    Palette,
+    legend_label,
+    log_scale,
+    new_figure,
+    palette_for,
+    plot_context,
+)
 
 __all__ = ["FLOOR", "MAX_FACETS", "convergence_figure", "median_band", "solver_styles"]
 
@@ -115,9 +123,9 @@ def convergence_figure(
             logy = col == "gap" or bool(values.size and np.nanmin(values) > 0)
             _draw(ax, band, styles, logy=logy)
             if logy and band.size:
-                ax.set_yscale("log")
+                log_scale(ax, y=True)
             if band.size and (band["x"] > 0).all():
-                ax.set_xscale("log")
+                log_scale(ax, x=True)
             ax.set_title(problem)
             ax.set_xlabel(XLABELS.get(x, x))
             ax.set_ylabel("gap to f*" if col == "gap" else col.replace("_", " "))

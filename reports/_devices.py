@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_label, new_figure, palette_for, plot_context
+from reports._style import Palette, legend_label, log_scale, new_figure, palette_for, plot_context
 
 __all__ = ["device_figure", "device_times"]
 
@@ -73,8 +73,8 @@ def device_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> F
             if values.size:
                 lo, hi = values.min() / 1.5, values.max() * 1.5
                 ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8, linestyle="--")
-                ax.set_xscale("log")
-                ax.set_yscale("log")
+                log_scale(ax, x=True)
+                log_scale(ax, y=True)
             ax.set_xlabel(f"{base}: seconds per step")
             ax.set_ylabel(f"{device}: seconds per step")
             ax.set_title(f"{device} against {base} (below the line: {device} faster)")

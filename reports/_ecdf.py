@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records
-from reports._style import Palette, legend_label, new_figure, plot_context
+from reports._style import Palette, legend_label, log_scale, new_figure, plot_context
 
 __all__ = ["ecdf_figure", "runtime_ecdf"]
 
@@ -93,7 +93,7 @@ def ecdf_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> Fig
                     b = float(budgets[solver])
                     y_b = float(ys[max(int(np.searchsorted(xs, b, side="right")) - 1, 0)])
                     ax.plot([b], [y_b], marker="x", color=colour, markersize=8)
-            ax.set_xscale("log")
+            log_scale(ax, x=True)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel(label)
             ax.set_ylabel("fraction of (problem, target) pairs")

@@ -9,7 +9,7 @@ from matplotlib.lines import Line2D
 from reports._convergence import median_band, solver_styles
 from reports._load import with_solver
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_label, new_figure, plot_context
+from reports._style import Palette, legend_label, log_scale, new_figure, plot_context
 
 __all__ = ["heldout_figure"]
 
@@ -60,9 +60,9 @@ def heldout_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> 
                 )
                 positive = positive and floor > 0
             if positive and len(band):
-                ax.set_yscale("log")
+                log_scale(ax, y=True)
             if len(band) and (band["x"] > 0).all():
-                ax.set_xscale("log")
+                log_scale(ax, x=True)
             ax.set_xlabel(x)
             ax.set_ylabel("held-out loss")
             ax.set_title(problem)

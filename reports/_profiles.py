@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records
-from reports._style import Palette, legend_label, new_figure, plot_context
+from reports._style import Palette, legend_label, log_scale, new_figure, plot_context
 
 __all__ = [
     "TAU_MAX",
@@ -155,7 +155,7 @@ def profile_figure(
                     linewidth=1.5,
                     label=legend_label(f"{solver} ({scores[solver]:.2f})"),
                 )
-            ax.set_xscale("log", base=2)
+            log_scale(ax, x=True, base=2)
             ax.set_xlim(1.0, tau_max)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("performance ratio τ")

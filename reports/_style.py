@@ -18,7 +18,9 @@ matplotlib.use("Agg")  # reports never open windows; must precede pyplot
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullLocator
 
 __all__ = [
     "DPI",
@@ -26,6 +28,7 @@ __all__ = [
     "Palette",
     "figure_html",
     "legend_label",
+    "log_scale",
     "new_figure",
     "palette_for",
     "plot_context",
@@ -70,6 +73,19 @@ def legend_label(name: object) -> str:
     """A legend-safe label: matplotlib hides labels that start with an underscore."""
     text = str(name)
     return " " + text if text.startswith("_") else text
+
+
+def log_scale(ax: Axes, *, x: bool = False, y: bool = False, base: float = 10) -> None:
+    """Log axes with at most ~6 major ticks and no minor ticks.
+
+    Minor tick labels on many log facets dominate the drawing time (tick layout), so they
+    are left out.
+    """
+    for flag, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if flag:
+            setter("log", base=base)
+            axis.set_major_locator(LogLocator(base=base, numticks=6))
+            axis.set_minor_locator(NullLocator())
 
 
 @contextlib.contextmanager

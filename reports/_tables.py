@@ -239,7 +239,7 @@ def failures_table(results: pd.DataFrame, *, max_rows: int = MAX_FAILURE_ROWS) -
     total = len(ck.drop_duplicates([k for k in ("solver", "problem", "seed") if k in ck]))
     return (
         f"<p>{len(runs)} run(s) of {total}"
-        f' did not finish.</p><div class="scroll"><table class="list"><tr>{head}</tr>'
+        f' did not finish.</p><div class="scroll"><table class="list failures"><tr>{head}</tr>'
         f"{''.join(rows)}</table></div>{more}"
     )
 
@@ -277,4 +277,4 @@ def scores_table(
                 f'<td class="best">{text}</td>' if best[c].loc[solver] else f"<td>{text}</td>"
             )
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="list">{head}{"".join(body)}</table>'
+    return f'<table class="list scores">{head}{"".join(body)}</table>'
