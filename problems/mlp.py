@@ -210,11 +210,13 @@ def mse_rows(
 
 
 class MLPData:
-    """The synthetic data set of one problem, generated once, cached per (device, dtype).
+    """The synthetic data set of one problem, generated on first use, cached per (device, dtype).
 
     Generated in float64 on the CPU from ``torch.Generator().manual_seed(data_seed)``, in this
     order: ``A [latent, inputs]``, ``z [n_train + n_test, latent]``, the teacher's weights layer
     by layer, the label noise. Training samples come first, held-out samples after them.
+    Nothing is generated until a loss is evaluated, so building the problem (``bench list``)
+    stays cheap.
     """
 
     def __init__(
@@ -227,14 +229,20 @@ class MLPData:
         label_noise: float,
         data_seed: int,
     ) -> None:
-        g = torch.Generator().manual_seed(data_seed)
+        self.widths, self.latent, self.label_noise = tuple(widths), latent, label_noise
+        self.n_train, self.n_test, self.data_seed = n_train, n_test, data_seed
+        self._float64: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
+        self._cache: dict[tuple[torch.device, torch.dtype], tuple[Tensor, ...]] = {}
+
+    def _generate(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        g = torch.Generator().manual_seed(self.data_seed)
         f64 = torch.float64
-        n = n_train + n_test
-        mixing = torch.randn(latent, widths[0], generator=g, dtype=f64)
-        z = torch.randn(n, latent, generator=g, dtype=f64)
-        inputs = z @ mixing / math.sqrt(latent)
+        n = self.n_train + self.n_test
+        mixing = torch.randn(self.latent, self.widths[0], generator=g, dtype=f64)
+        z = torch.randn(n, self.latent, generator=g, dtype=f64)
+        inputs = z @ mixing / math.sqrt(self.latent)
         h = inputs
-        shapes = layer_shapes(widths)
+        shapes = layer_shapes(self.widths)
         for k, (out, inp) in enumerate(shapes):
             gain = 1.0 if k == len(shapes) - 1 else 2.0
             weight = torch.randn(out, inp, generator=g, dtype=f64) * math.sqrt(gain / inp)
@@ -243,24 +251,30 @@ class MLPData:
                 h = torch.relu(h)
         clean = h.squeeze(-1)
         clean = (clean - clean.mean()) / clean.std()
-        targets = clean + label_noise * torch.randn(n, generator=g, dtype=f64)
-        self.train = (inputs[:n_train], targets[:n_train])
-        self.test = (inputs[n_train:], targets[n_train:])
-        self._cache: dict[tuple[torch.device, torch.dtype], tuple[Tensor, ...]] = {}
+        targets = clean + self.label_noise * torch.randn(n, generator=g, dtype=f64)
+        m = self.n_train
+        return inputs[:m], targets[:m], inputs[m:], targets[m:]
+
+    def float64(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(X_train, y_train, X_test, y_test)`` in float64 on the CPU, as generated."""
+        if self._float64 is None:
+            self._float64 = self._generate()
+        return self._float64
 
     def on(self, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``(X_train, y_train, X_test, y_test)`` on `device` in `dtype` (cached)."""
         key = (torch.device(device), dtype)
         if key not in self._cache:
             self._cache[key] = tuple(
-                t.to(device=key[0], dtype=dtype).contiguous() for t in (*self.train, *self.test)
+                t.to(device=key[0], dtype=dtype).contiguous() for t in self.float64()
             )
         X, y, Xt, yt = self._cache[key]
         return X, y, Xt, yt
 
     def baseline_loss(self) -> float:
         """Held-out MSE of predicting the training-target mean."""
-        return float((self.test[1] - self.train[1].mean()).square().mean())
+        _, y, _, yt = self.float64()
+        return float((yt - y.mean()).square().mean())
 
 
 class MinibatchLoss:
@@ -295,7 +309,7 @@ class MinibatchLoss:
         self.data, self.widths, self.batch, self.execution = data, tuple(widths), batch, execution
         self.seeds = [int(s) for s in row_seeds]
         self.device, self.dtype = torch.device(device), dtype
-        self.n = data.train[0].shape[0]
+        self.n = data.n_train
         self.steps_per_epoch = math.ceil(self.n / batch)
         self._generators: list[torch.Generator] = []
         self._epoch = -1
@@ -353,16 +367,19 @@ class MLPProblem(Problem):
             a record: `fn` and `stream` were built with it).
         batch: minibatch size.
         noise_floor: the best achievable held-out loss, ``label_noise**2``.
-        baseline_loss: held-out loss of predicting the training-target mean.
-        data: the data set (`data_tensors`).
+        data: the data set (`data_tensors`, `baseline_loss`).
     """
 
     widths: tuple[int, ...] = ()
     execution: str = "auto"
     batch: int = 1
     noise_floor: float = math.nan
-    baseline_loss: float = math.nan
     data: MLPData | None = field(default=None, repr=False)
+
+    @property
+    def baseline_loss(self) -> float:
+        """Held-out loss of predicting the training-target mean (generates the data)."""
+        return math.nan if self.data is None else self.data.baseline_loss()
 
     def data_tensors(
         self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
@@ -466,9 +483,10 @@ def mlp_regression(
         data_seed=data_seed,
     )
     lower: tuple[float, ...] = ()
+    upper: tuple[float, ...] = ()
     for out, inp in layer_shapes(widths):
         lower += (-1 / math.sqrt(inp),) * (out * inp + out)
-    upper = tuple(-v for v in lower)
+        upper += (1 / math.sqrt(inp),) * (out * inp + out)
 
     def chunked(x: Tensor, inputs_: Tensor, targets: Tensor) -> Tensor:
         batched = batched_for(execution, x.device, widths)
@@ -508,6 +526,5 @@ def mlp_regression(
         execution=execution,
         batch=batch,
         noise_floor=float(label_noise) ** 2,
-        baseline_loss=data.baseline_loss(),
         data=data,
     )
