@@ -142,6 +142,17 @@ class Config:
         }
         return str(Spec(self.optimizer.name, changed))
 
+    def to(self, like: Tensor) -> Config:
+        """The same config with per-row (tensor) hyperparameters on `like`'s device and dtype.
+
+        Call it once before the step loop, so that `as_rows` inside the step copies nothing.
+        """
+        hp = {
+            k: v.to(device=like.device, dtype=like.dtype) if isinstance(v, Tensor) else v
+            for k, v in self.hp.items()
+        }
+        return Config(self.optimizer, hp)
+
     def init(self, x: Tensor) -> State:
         return self.optimizer.init(x)
 
@@ -169,9 +180,11 @@ def step_counter(x: Tensor) -> Tensor:
     """A per-row step counter ``[R, 1]`` of zeros on x's device, as torch's ``state["step"]``.
 
     Per-row so that a wrapper may reset single rows with ``torch.where``; bias corrections are
-    computed from it with tensor ops, never on the host.
+    computed from it with tensor ops, never on the host. Its dtype is x's, but at least
+    float32 (a 16-bit float cannot count past 256 or 2048).
     """
-    return torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device)
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    return torch.zeros(x.shape[0], 1, dtype=dtype, device=x.device)
 
 
 def add_scaled(y: Tensor, a: float | Tensor, x: Tensor) -> Tensor:

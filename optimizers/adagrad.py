@@ -44,7 +44,7 @@ def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
     s0 = as_rows(hp["initial_accumulator_value"], x)
     total = torch.addcmul(torch.where(state["step"] == 0, s0, state["sum"]), g, g)
     t = state["step"] + 1
-    clr = as_rows(hp["lr"], x) / (1 + (t - 1) * as_rows(hp["lr_decay"], x))
+    clr = (as_rows(hp["lr"], x) / (1 + (t - 1) * as_rows(hp["lr_decay"], x))).to(x.dtype)
     std = total.sqrt() + as_rows(hp["eps"], x)
     return x - clr * g / std, {"sum": total, "step": t}
 

@@ -84,8 +84,8 @@ def adam_step(
     second = exp_avg_sq
     if amsgrad:
         second = new["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], exp_avg_sq)
-    step_size = lr / (1 - beta1**t)
-    denom = second.sqrt() / (1 - beta2**t) ** 0.5 + as_rows(hp["eps"], x)
+    step_size = (lr / (1 - beta1**t)).to(x.dtype)  # .to: a no-op unless x is 16-bit
+    denom = second.sqrt() / ((1 - beta2**t) ** 0.5).to(x.dtype) + as_rows(hp["eps"], x)
     return x - step_size * exp_avg / denom, new
 
 

@@ -96,6 +96,22 @@ def test_state_is_per_row_and_named_after_the_math(name: str) -> None:
     assert all(v.shape[0] == 6 for v in state.values())
 
 
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_keeps_its_dtype_and_counts_steps(name: str, dtype: torch.dtype) -> None:
+    config = optimizers.configure(name, lr=torch.tensor([0.02, 0.1], dtype=dtype))
+    x = torch.ones(2, 3, dtype=dtype)
+    state = config.init(x)
+    for _ in range(300):
+        x, state = config.step(x, 2 * x, state)
+    assert x.dtype == dtype
+    assert all(v.dtype == dtype for k, v in state.items() if k != "step")
+    if "step" in state:
+        assert state["step"].flatten().tolist() == [300.0, 300.0]
+    assert torch.isfinite(x).all()
+    assert (x.float() < 1).all()
+
+
 def test_describe_lists_every_optimizer() -> None:
     rows = optimizers.describe()
     assert [r["name"] for r in rows] == NAMES
@@ -123,6 +139,14 @@ def test_label_round_trips() -> None:
     assert optimizers.configure(config.label).hp == config.hp
     assert optimizers.configure("adam").label == "adam"
     assert optimizers.configure("adam", lr=torch.tensor([1e-3, 1e-2])).label == "adam"
+
+
+def test_config_to_moves_per_row_values() -> None:
+    config = optimizers.configure("adam", lr=torch.tensor([1e-3, 1e-2]), beta1=0.8)
+    moved = config.to(torch.zeros(2, 3, dtype=torch.float64))
+    assert moved.hp["lr"].dtype == torch.float64
+    assert moved.hp["beta1"] == 0.8
+    assert moved.label == config.label == "adam:beta1=0.8"
 
 
 def test_flags_take_true_and_false() -> None:
