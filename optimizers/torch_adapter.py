@@ -346,7 +346,10 @@ def _functional(
     """``init``/``step`` for `Config` use: the batch as one parameter (elementwise mode only)."""
 
     def init(x: Tensor) -> State:
-        return {}  # torch creates its state lazily on the first step
+        # torch creates its state lazily on the first step; until then only its 0-d step
+        # counter, shared by all rows like torch's (so wrappers that reset single rows,
+        # such as sequential restarts, see at once that this state is not per row)
+        return {"step": torch.zeros(())}
 
     def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
         """One step of ``cls`` on the whole batch as one parameter tensor.
@@ -364,12 +367,20 @@ def _functional(
         p = torch.nn.Parameter(x.detach().clone())
         p.grad = grad.detach().clone()
         opt = cls([p], **spec.kwargs(hp))
-        if state:
+        if set(state) != {"step"}:  # else: fresh, torch initialises its state
             opt.state[p] = {k: v.clone() if isinstance(v, Tensor) else v for k, v in state.items()}
         opt.step()
         return p.detach(), dict(opt.state[p])
 
     return init, step
+
+
+@dataclass(eq=False)
+class _Rows:
+    """One parameter and one torch optimizer per row (opaque to wrappers that blend state)."""
+
+    params: list[Any]
+    opts: list[Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -380,12 +391,12 @@ class TorchRows:
     steps with that row's gradient. A row's closure returns the batched result on its first
     call; further calls (L-BFGS iterations and line searches) evaluate the objective again on
     the batch with that row moved to its trial point, and are counted per row in
-    ``state["evals"]`` (cumulative, ``[R]``). `evals_per_step` is the per-step upper bound:
-    1 unless the optimizer evaluates more (L-BFGS: ``max_iter`` without a line search,
-    ``max_eval`` with one).
+    ``state["evals"]`` (evaluations in the last step, ``[R]``). `evals_per_step` is the
+    per-step upper bound: 1 unless the optimizer evaluates more (L-BFGS; see there).
+    ``state["loss"]`` is the loss of the batched evaluation at the step's start points.
 
     The harness may edit ``state["x"]`` between steps (it freezes diverged rows); each step
-    starts from ``state["x"]``.
+    starts from ``state["x"]``. A row whose ``state["fresh"]`` is set gets a new optimizer.
     """
 
     config: Config
@@ -431,26 +442,41 @@ class TorchRows:
         return self.evals_per_step == 1
 
     def init(self, x0: Tensor, ctx: Context | None = None) -> MethodState:
+        """Per-row state: ``x``, ``fresh`` (rows whose torch optimizer is (re)built at the next
+        step), ``evals`` (evaluations each row spent in the last step); the torch optimizers
+        themselves live in ``rows``, built at the first step.
+
+        A wrapper that resets rows by blending this state with a fresh one (sequential
+        restarts) thereby sets their ``fresh`` flag, and they restart with new optimizers.
+        """
         rows = x0.shape[0]
         for key, value in self.config.hp.items():
             if isinstance(value, Tensor) and value.numel() not in (1, rows):
                 msg = f"{self.label}: {key} has {value.numel()} values for {rows} rows"
                 raise SpecError(msg)
-        params = [torch.nn.Parameter(x0[i].detach().clone()) for i in range(rows)]
-        opts = [
-            self.spec.cls([p], **self.spec.kwargs(self.config.hp, i)) for i, p in enumerate(params)
-        ]
-        evals = torch.zeros(rows, dtype=torch.int64, device=x0.device)
-        return {"x": x0, "params": params, "opts": opts, "evals": evals}
+        return {
+            "x": x0,
+            "fresh": torch.ones(rows, dtype=torch.bool, device=x0.device),
+            "evals": torch.zeros(rows, dtype=torch.int64, device=x0.device),
+            "rows": None,
+        }
 
     def step(
         self, state: MethodState, objective: Objective, ctx: Context | None = None
     ) -> MethodState:
         x: Tensor = state["x"]
+        rows: _Rows = state["rows"] or _Rows([None] * x.shape[0], [None] * x.shape[0])
         loss, grad = objective(x, True)
         assert grad is not None
         calls = [1] * x.shape[0]
-        for i, (p, opt) in enumerate(zip(state["params"], state["opts"])):
+        fresh = state["fresh"].tolist()  # row by row runs on the host anyway
+        for i in range(x.shape[0]):
+            if fresh[i] or rows.opts[i] is None:
+                rows.params[i] = torch.nn.Parameter(x[i].detach().clone())
+                rows.opts[i] = self.spec.cls(
+                    [rows.params[i]], **self.spec.kwargs(self.config.hp, i)
+                )
+            p, opt = rows.params[i], rows.opts[i]
             with torch.no_grad():
                 p.copy_(x[i])
             p.grad = grad[i].clone()
@@ -459,9 +485,13 @@ class TorchRows:
                 opt.step(closure)
             else:
                 opt.step()
-        new_x = torch.stack([p.detach().clone() for p in state["params"]])
-        evals = state["evals"] + torch.tensor(calls, device=x.device)
-        return {**state, "x": new_x, "loss": loss, "evals": evals}
+        return {
+            "x": torch.stack([p.detach().clone() for p in rows.params]),
+            "fresh": torch.zeros_like(state["fresh"]),
+            "evals": torch.tensor(calls, device=x.device),
+            "rows": rows,
+            "loss": loss,
+        }
 
     @staticmethod
     def _closure(
