@@ -1,0 +1,56 @@
+"""`bench list`: the catalogue as a table and as JSON, filtered by tag; optimizers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import problems
+from bench._cli import main as cli
+
+
+def test_list_json_covers_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(problems.PROBLEMS.names())
+    assert len(rows) >= 30
+    sphere = next(r for r in rows if r["name"] == "sphere")
+    assert sphere["f_star"] == 0.0
+    assert "convex" in sphere["tags"]
+
+
+def test_list_tag_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "--tag", "multimodal", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows
+    assert all("multimodal" in r["tags"] for r in rows)
+    assert "sphere" not in {r["name"] for r in rows}
+
+
+def test_list_table_has_the_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header[:3] == ["name", "dim", "f_star"]
+    assert "source" in header
+
+
+def test_list_unknown_tag_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "--tag", "multimodel"]) == 2
+    assert "unknown tag 'multimodel'" in capsys.readouterr().err
+
+
+def test_list_optimizers_shows_defaults_and_spaces(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "--optimizers", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["adam"]["defaults"]["lr"] == pytest.approx(1e-3)
+    assert "lr" in rows["adam"]["search_space"]
+    assert {"sgd", "momentum", "nesterov", "adamw", "amsgrad", "rmsprop", "adagrad"} <= set(rows)
+
+
+def test_python_dash_m_bench_works() -> None:
+    out = subprocess.run([sys.executable, "-m", "bench", "list", "--tag", "convex"],
+                         capture_output=True, text=True, check=True)
+    assert "sphere" in out.stdout
