@@ -180,9 +180,9 @@ def _targets(
 ) -> pd.DataFrame:
     if not trace.targets:
         return pd.DataFrame()
-    hits = trace.hits.reshape(len(seeds), n, -1).double()
-    hits = torch.where(hits < 0, math.inf, hits).amin(1).numpy()  # [S, T]: first row of the seed
-    hit_steps = np.where(np.isinf(hits), np.nan, hits)
+    per_row = trace.hits.reshape(len(seeds), n, -1).double()
+    first = torch.where(per_row < 0, math.inf, per_row).amin(1).numpy()  # [S, T]: a seed's first
+    hit_steps = np.where(np.isinf(first), np.nan, first)
     hit_time = np.interp(hit_steps, steps, times) if len(steps) > 1 else hit_steps * np.nan
     T = len(trace.targets)
     return pd.DataFrame(

@@ -37,7 +37,7 @@ def problem_rows(tags: list[str] | None = None) -> list[dict[str, object]]:
 
 
 def optimizer_rows() -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for name in optimizers.OPTIMIZERS:
         opt = optimizers.get(name)
         space = {

@@ -73,6 +73,7 @@ def bare_batched(rows: int, steps: int, device: torch.device, dtype: torch.dtype
     state = config.init(x)
     for _ in range(3):  # warm-up
         _, grad = objective(x, True)
+        assert grad is not None
         config.step(x, grad, state)
     state = config.init(x)
     _sync(device)
