@@ -87,6 +87,16 @@ ELEMENTWISE: frozenset[type[torch.optim.Optimizer]] = frozenset(
 """torch.optim classes whose update is elementwise (exact classes: a subclass may add a
 global norm, so it runs row by row like any class not listed)."""
 
+UNSUPPORTED: Mapping[type, str] = {
+    cls: why
+    for cls, why in (
+        (torch.optim.SparseAdam, "it needs sparse gradients; use torch:Adam"),
+        (getattr(torch.optim, "Muon", None), "it optimises 2-D weight matrices, rows are vectors"),
+    )
+    if cls is not None
+}
+"""torch.optim classes that cannot run on rows of points, and why."""
+
 FIXED = frozenset(
     {"self", "params", "foreach", "fused", "capturable", "differentiable", "maximize"}
 )
@@ -234,8 +244,8 @@ def parse_adapter(text: str) -> Spec:
 
 
 def torch_names() -> list[str]:
-    """``torch:<Class>`` for every optimizer class in ``torch.optim``."""
-    return [f"torch:{n}" for n in sorted(_classes(torch.optim))]
+    """``torch:<Class>`` for every optimizer class in ``torch.optim`` that can run here."""
+    return [f"torch:{n}" for n, c in sorted(_classes(torch.optim).items()) if c not in UNSUPPORTED]
 
 
 def _classes(module: object) -> dict[str, type[torch.optim.Optimizer]]:
@@ -263,6 +273,9 @@ def load_class(name: str) -> type[torch.optim.Optimizer]:
         raise unknown(f"optimizer class in {module_name}", cls_name, _classes(module))
     if not (isinstance(found, type) and issubclass(found, torch.optim.Optimizer)):
         msg = f"optimizer {name!r}: {module_name}.{cls_name} is not a torch.optim.Optimizer"
+        raise SpecError(msg)
+    if found in UNSUPPORTED:
+        msg = f"optimizer {name!r} cannot run here: {UNSUPPORTED[found]}"
         raise SpecError(msg)
     return found
 

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 import optimizers
-from optimizers.torch_adapter import ELEMENTWISE, TorchOptimizer, TorchRows
+from optimizers.torch_adapter import ELEMENTWISE, TorchOptimizer, TorchRows, torch_names
 from problems import Spec, SpecError, UnknownNameError, parse_spec
 
 
@@ -307,6 +307,33 @@ def test_rows_marked_fresh_restart_with_new_optimizers(x0: Tensor) -> None:
 def test_elementwise_state_is_not_per_row_and_says_so(x0: Tensor) -> None:
     state = optimizers.configure("torch:Adam").init(x0)
     assert state["step"].shape == ()
+
+
+DIVERGES_ON_ROSENBROCK = {"torch:ASGD"}  # torch's default lr=0.01 is too large from (-1.2, 1)
+
+
+@pytest.mark.parametrize("name", torch_names())
+@pytest.mark.parametrize(
+    ("fn", "start"),
+    [(quadratic, [1.0, -1.0, 0.5]), (rosenbrock, [-1.2, 1.0])],
+    ids=["quadratic", "rosenbrock"],
+)
+def test_torch_defaults_decrease_the_loss(
+    name: str, fn: Callable[[Tensor], Tensor], start: list[float]
+) -> None:
+    if fn is rosenbrock and name in DIVERGES_ON_ROSENBROCK:
+        pytest.skip(f"{name} diverges with torch's defaults")
+    x0 = torch.tensor([start], dtype=torch.float64)
+    x = run_method(optimizers.method(name), fn, x0, 100)
+    assert fn(x).item() < 0.9 * fn(x0).item()
+
+
+@pytest.mark.parametrize(
+    "name", [f"torch:{n}" for n in ("SparseAdam", "Muon") if hasattr(torch.optim, n)]
+)
+def test_classes_that_cannot_run_on_rows_say_why(name: str) -> None:
+    with pytest.raises(SpecError, match=f"optimizer '{name}' cannot run here: it "):
+        optimizers.get(name)
 
 
 # --- names --------------------------------------------------------------------------------
