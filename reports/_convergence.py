@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from reports._load import with_solver
 from reports._select import measure, records, sorted_unique
 from reports._style import (
     LINESTYLES,
     Palette,
-    legend_label,
+    legend_handles,
     log_scale,
     new_figure,
     palette_for,
@@ -131,10 +130,7 @@ def convergence_figure(
             ax.set_ylabel("gap to f*" if col == "gap" else col.replace("_", " "))
         if not problems:
             axes[0].set_title("no checkpoint rows")
-        handles = [
-            Line2D([], [], color=c, linestyle=s, label=legend_label(name))
-            for name, (c, s) in sorted(styles.items())
-        ]
+        handles = legend_handles(styles)
         if handles:
             fig.legend(
                 handles=handles,

@@ -7,12 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records
-from reports._style import Palette, legend_label, log_scale, new_figure, plot_context
+from reports._style import (
+    Palette,
+    legend_handles,
+    log_scale,
+    new_figure,
+    plot_context,
+)
 
 __all__ = ["ecdf_figure", "runtime_ecdf"]
 
@@ -98,10 +103,7 @@ def ecdf_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> Fig
             ax.set_xlabel(label)
             ax.set_ylabel("fraction of (problem, target) pairs")
             ax.set_title(f"runtime ECDF against {label}")
-        handles = [
-            Line2D([], [], color=c, linestyle=s, label=legend_label(name))
-            for name, (c, s) in sorted(styles.items())
-        ]
+        handles = legend_handles(styles)
         if handles:
             fig.legend(handles=handles, loc="outside right upper", frameon=False)
     return fig

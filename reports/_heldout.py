@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from reports._convergence import median_band, solver_styles
 from reports._load import with_solver
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_label, log_scale, new_figure, plot_context
+from reports._style import (
+    Palette,
+    legend_handles,
+    log_scale,
+    new_figure,
+    plot_context,
+)
 
 __all__ = ["heldout_figure"]
 
@@ -66,9 +71,6 @@ def heldout_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> 
             ax.set_xlabel(x)
             ax.set_ylabel("held-out loss")
             ax.set_title(problem)
-        handles = [
-            Line2D([], [], color=c, linestyle=s, label=legend_label(name))
-            for name, (c, s) in sorted(styles.items())
-        ]
+        handles = legend_handles(styles)
         fig.legend(handles=handles, loc="outside right upper", frameon=False)
     return fig

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_label, new_figure, plot_context
+from reports._style import Palette, legend_handles, new_figure, plot_context
 
 __all__ = ["MAX_LANDSCAPES", "TRAJECTORIES", "landscape_figure", "landscape_grid"]
 
@@ -106,10 +105,7 @@ def landscape_figure(
             ax.set_xlabel("x0")
             ax.set_ylabel("x1")
             ax.grid(False)
-        handles = [
-            Line2D([], [], color=c, linestyle=s, label=legend_label(name))
-            for name, (c, s) in sorted(styles.items())
-        ]
+        handles = legend_handles(styles)
         fig.legend(
             handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False
         )

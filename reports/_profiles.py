@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records
-from reports._style import Palette, legend_label, log_scale, new_figure, plot_context
+from reports._style import Palette, legend_handles, log_scale, new_figure, plot_context
 
 __all__ = [
     "TAU_MAX",
@@ -121,7 +121,7 @@ def profile_figure(
     palette: Palette | None = None,
     tau_max: float = TAU_MAX,
 ) -> Figure:
-    """Performance profiles over problems by wall time and by evaluations, scores in legends.
+    """Performance profiles over problems by wall time and by evaluations.
 
     Args:
         results: the results table.
@@ -143,7 +143,6 @@ def profile_figure(
                 ax.set_title(f"no target rows ({label})")
                 continue
             rho = performance_profile(ratios, taus)
-            scores = benchmark_score(ratios, tau_max)
             for solver in rho.index:
                 colour, style = styles.get(str(solver), ((0.3, 0.3, 0.3), "-"))
                 ax.step(
@@ -153,13 +152,12 @@ def profile_figure(
                     color=colour,
                     linestyle=style,
                     linewidth=1.5,
-                    label=legend_label(f"{solver} ({scores[solver]:.2f})"),
                 )
             log_scale(ax, x=True, base=2)
             ax.set_xlim(1.0, tau_max)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("performance ratio τ")
             ax.set_ylabel("fraction of problems ρ(τ)")
-            ax.set_title(f"{label} to gap ≤ {target:g} (score in brackets)")
-            ax.legend(loc="lower right", frameon=True)
+            ax.set_title(f"{label} to gap ≤ {target:g}")
+        fig.legend(handles=legend_handles(styles), loc="outside right upper", frameon=False)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def render(
         conv.append(
             f"<h3>against {label}</h3>"
             + _figure(
-                lambda x=x: convergence_figure(results, x, palette=palette),
+                functools.partial(convergence_figure, results, x, palette=palette),
                 f"convergence against {label}",
             )
         )

@@ -11,6 +11,7 @@ import contextlib
 import html
 import io
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import matplotlib
 
@@ -20,6 +21,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, NullLocator
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "LINESTYLES",
     "Palette",
     "figure_html",
+    "legend_handles",
     "legend_label",
     "log_scale",
     "new_figure",
@@ -42,7 +45,7 @@ LINESTYLES = ["-", "--", ":", "-."]
 
 Palette = Mapping[str, tuple[float, float, float]]
 
-RC = {
+RC: dict[str, Any] = {
     "text.parse_math": False,  # names with `$` are text, never mathtext
     "text.usetex": False,
     "axes.titlesize": 10,
@@ -75,6 +78,16 @@ def legend_label(name: object) -> str:
     return " " + text if text.startswith("_") else text
 
 
+def legend_handles(
+    styles: Mapping[str, tuple[tuple[float, float, float], str]],
+) -> list[Line2D]:
+    """Legend lines for ``{solver: (colour, line style)}``, sorted by solver."""
+    return [
+        Line2D([], [], color=c, linestyle=s, label=legend_label(name))  # type: ignore[arg-type]
+        for name, (c, s) in sorted(styles.items())
+    ]
+
+
 def log_scale(ax: Axes, *, x: bool = False, y: bool = False, base: float = 10) -> None:
     """Log axes with at most ~6 major ticks and no minor ticks.
 
@@ -91,7 +104,7 @@ def log_scale(ax: Axes, *, x: bool = False, y: bool = False, base: float = 10) -
 @contextlib.contextmanager
 def plot_context() -> Iterator[None]:
     """The report's seaborn theme and rcParams, restored on exit."""
-    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):  # type: ignore[arg-type]
         yield
 
 
@@ -112,9 +125,8 @@ def new_figure(
     n = max(n, 1)
     cols = min(n, ncols)
     rows = -(-n // cols)
-    fig = Figure(
-        figsize=(width if cols > 1 else min(width, 6.0), height * rows + 0.6), layout="constrained"
-    )
+    fig_width = min(width, max(width * cols / ncols, 6.0))  # few facets: a narrower figure
+    fig = Figure(figsize=(fig_width, height * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.remove()

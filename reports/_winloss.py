@@ -138,7 +138,7 @@ def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
         decided = row.wins + row.losses
         share.loc[row.a, row.b] = row.wins / decided if decided else 0.5
         notes.loc[row.a, row.b] = f"{row.wins}–{row.losses}" + ("*" if row.significant else "")
-    size = min(2.0 + 0.9 * n, 12.0)
+    size = min(2.0 + 0.8 * n, 13.0)
     with plot_context():
         fig, (ax,) = new_figure(1, ncols=1, width=size + 2.0, height=size)
         if n < 2:
@@ -151,14 +151,15 @@ def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
             vmin=0,
             vmax=1,
             cmap="RdBu",
-            annot=notes.to_numpy(),
+            annot=notes.to_numpy() if n <= 20 else False,
             fmt="",
-            annot_kws={"fontsize": 8},
+            annot_kws={"fontsize": 8 if n <= 8 else 6},
             xticklabels=labels,
             yticklabels=labels,
             square=True,
             cbar_kws={"label": "share of wins (row against column)"},
         )
+        ax.grid(False)
         ax.tick_params(axis="y", labelrotation=0)
         ax.tick_params(axis="x", labelrotation=30)
         for tick in ax.get_xticklabels():
