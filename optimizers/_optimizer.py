@@ -3,6 +3,17 @@
 Every run is a row: ``x`` and ``grad`` are ``Tensor[R, d]``, the state is a dict of tensors
 whose leading dimension is R, and each hyperparameter is a float or a tensor broadcastable to
 ``[R, 1]`` (so a learning-rate sweep is just more rows).
+
+Rules every step follows (the harness calls it in a tight loop):
+
+- no host synchronisation: no ``.item()``, ``.cpu()`` or Python branch on a tensor value;
+  Python branches on plain-float hyperparameters (``weight_decay == 0``) are fine;
+- out of place: the caller's ``x``, ``grad`` and state tensors are never written;
+- torch.optim's numbers: each core optimizer rounds as torch's single-tensor loop does
+  (``add_scaled`` is ``Tensor.add(alpha=)``), so float64 runs usually match torch.optim bit
+  for bit; the parity tests hold every entry to 1e-10 (float64) and 1e-5 (float32);
+- the step counter ``step`` is a per-row ``[R, 1]`` tensor (`step_counter`), so a wrapper can
+  reset single rows with ``torch.where`` (a fresh ``init`` blended in).
 """
 
 from __future__ import annotations
