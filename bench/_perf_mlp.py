@@ -172,7 +172,10 @@ def mlp_speed_table(
     row_seeds = list(range(seeds))
     table = []
     for width in widths:
-        spec = f"mlp-regression:inputs={inputs},hidden={width},depth={depth},batch={batch}"
+        spec = (
+            f"mlp-regression:inputs={inputs},hidden={width},depth={depth},batch={batch},"
+            f"latent={min(16, inputs)}"
+        )
         built = {e: problems.get(spec, execution=e) for e in ("batched", "sequential", "auto")}
         p = built["auto"]
         assert isinstance(p, MLPProblem)
@@ -237,18 +240,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     args = parser.parse_args(argv)
-    table = mlp_speed_table(
-        args.widths, args.seeds, args.batch, args.steps, args.device, repeats=args.repeats
-    )
+    if not args.json:
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"{platform.processor() or platform.machine()}, device {args.device}; "
+            "ms per seed-step (speed-up over plain)"
+        )
+    table = []
+    for width in args.widths:  # one width at a time, so partial results show on a slow machine
+        row = mlp_speed_table(
+            (width,), args.seeds, args.batch, args.steps, args.device, repeats=args.repeats
+        )
+        table += row
+        if not args.json:
+            lines = markdown(row).splitlines()
+            print("\n".join(lines if len(table) == 1 else lines[2:]), flush=True)
     if args.json:
         print(json.dumps(table, indent=1))
-        return
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}, device {args.device}; "
-        f"ms per seed-step (speed-up over plain)"
-    )
-    print(markdown(table))
 
 
 if __name__ == "__main__":

@@ -349,3 +349,13 @@ def test_study_files_load_and_the_small_one_learns(tmp_path: Path) -> None:
     assert (last.status == "ok").all()
     assert (last.heldout_loss < 0.5 * last.baseline_loss).all(), last.heldout_loss
     assert last.noise_floor.tolist() == pytest.approx([0.01, 0.01])
+
+
+def test_speed_table_runs() -> None:
+    from bench._perf_mlp import VARIANTS, mlp_speed_table
+
+    (row,) = mlp_speed_table((8,), seeds=2, batch=4, steps=2, inputs=8, warmup=1, repeats=1)
+    assert row["width"] == 8 and row["auto_picks"] == "batched"
+    for name in VARIANTS:
+        assert row[f"{name}_ms"] > 0
+    assert row["plain_ratio"] == 1.0
