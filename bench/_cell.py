@@ -135,6 +135,10 @@ def _table(
         **{f"hp_{k}": float(v) for k, v in method.hp.items() if isinstance(v, (int, float))},
     }
     C, S = loss.shape
+    if trace.evals is not None:  # counted by the method: a seed spends what all its rows spent
+        evals = trace.evals.reshape(C, S, n).sum(-1).double().numpy()
+    else:
+        evals = np.repeat(steps * per_eval, S).reshape(C, S)
     checkpoint = pd.DataFrame(
         {
             "record": "checkpoint",
@@ -142,7 +146,7 @@ def _table(
             "status": np.tile(status, C),
             "reason": np.tile(reason, C),
             "step": np.repeat(steps, S),
-            "evals": np.repeat(steps * per_eval, S),
+            "evals": evals.ravel(),
             "time_s": np.repeat(times, S),
             "loss": loss.ravel(),
             "best_loss": best.ravel(),
@@ -158,7 +162,7 @@ def _table(
             value = getattr(problem, name, problem.options.get(name))
             if isinstance(value, (int, float)):
                 checkpoint[name] = float(value)
-    parts = [checkpoint, _targets(trace, seeds, n, per_eval, steps, times, status, reason)]
+    parts = [checkpoint, _targets(trace, seeds, n, evals, steps, times, status, reason)]
     if trace.positions is not None:
         parts.append(_trajectories(trace, steps, times, n))
         parts.append(_grid(problem))
@@ -172,7 +176,7 @@ def _targets(
     trace: Trace,
     seeds: np.ndarray,
     n: int,
-    per_eval: int,
+    evals: np.ndarray,
     steps: np.ndarray,
     times: np.ndarray,
     status: np.ndarray,
@@ -193,10 +197,22 @@ def _targets(
             "reason": np.repeat(reason, T),
             "target": np.tile(trace.targets, len(seeds)),
             "step": hit_steps.ravel(),
-            "evals": hit_steps.ravel() * per_eval,
+            "evals": _at_steps(hit_steps, steps, evals).ravel(),
             "time_s": np.where(np.isnan(hit_steps), np.nan, hit_time).ravel(),
         }
     )
+
+
+def _at_steps(hit_steps: np.ndarray, steps: np.ndarray, evals: np.ndarray) -> np.ndarray:
+    """Each seed's evaluations at its hit steps ``[S, T]``, from its checkpoints ``[C, S]``.
+
+    Exact when evaluations grow linearly with steps (every built-in method); interpolated
+    between checkpoints when a method reports a varying count per step (L-BFGS line searches).
+    """
+    out = np.full_like(hit_steps, np.nan)
+    for s in range(hit_steps.shape[0]):
+        out[s] = np.interp(hit_steps[s], steps, evals[:, s])
+    return np.where(np.isnan(hit_steps), np.nan, out)
 
 
 def _trajectories(trace: Trace, steps: np.ndarray, times: np.ndarray, n: int) -> pd.DataFrame:

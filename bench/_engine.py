@@ -41,6 +41,7 @@ class Trace:
     diverged_at: Tensor  # [R] step at which the row's loss became non-finite (-1: never)
     positions: Tensor | None  # [C, K, d] points of the first K rows (2-D problems)
     warmup_s: float = 0.0
+    evals: Tensor | None = None  # [C, R] evaluations counted by the method (None: steps x rate)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -192,6 +193,9 @@ def run_rows(
     step_counter = torch.zeros((rows, 1), device=device, dtype=torch.int64)
 
     state = method.init(x0.clone(), ctx)
+    counted = "evals" in state  # the method reports per-row evaluations of each step
+    evals_total = torch.zeros(rows, device=device, dtype=torch.int64)
+    evals_buf = torch.zeros((n_ckpt, rows), device=device, dtype=torch.int64) if counted else None
     times: list[float] = []
     recorded: list[int] = []
     elapsed = 0.0
@@ -212,6 +216,8 @@ def run_rows(
                     buf[index] = value
             if positions is not None:
                 positions[index] = x[:traced_rows]
+            if evals_buf is not None:
+                evals_buf[index] = evals_total
         times.append(elapsed)
         recorded.append(k)
 
@@ -232,6 +238,8 @@ def run_rows(
         diverged_at = torch.where(alive & ~finite, k, diverged_at)
         alive = alive & finite
         state["x"] = torch.where(alive.unsqueeze(-1), state["x"], previous_x)
+        if counted:
+            evals_total += state["evals"]
         if not stochastic:
             best = torch.where(alive, torch.fmin(best, loss), best)
             if tracker is not None:
@@ -264,4 +272,5 @@ def run_rows(
         diverged_at=diverged_at.cpu(),
         positions=positions[:used].cpu() if positions is not None else None,
         warmup_s=warmup_s,
+        evals=evals_buf[:used].cpu() if evals_buf is not None else None,
     )
