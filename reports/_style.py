@@ -1,4 +1,8 @@
-"""Shared look: the Agg backend, one colour per optimizer, and figures encoded as PNG.
+"""Shared look: the Agg canvas, one colour per optimizer, and figures encoded as PNG.
+
+Figures are built as `matplotlib.figure.Figure` objects on an Agg canvas, outside pyplot: the
+report never opens a window, never touches the user's pyplot backend, and a figure is freed
+when its last reference goes.
 
 Every plot function takes an optional ``palette`` (optimizer label -> colour); `render` builds it
 once with `palette_for` so an optimizer keeps its colour in every figure of a report.
@@ -14,12 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")  # reports never open windows; must precede pyplot
-
-import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, NullLocator
@@ -110,7 +111,7 @@ def plot_context() -> Iterator[None]:
 
 def new_figure(
     n: int, *, ncols: int = 4, width: float = 13.0, height: float = 2.6
-) -> tuple[Figure, list[plt.Axes]]:
+) -> tuple[Figure, list[Axes]]:
     """A figure with `n` facets wrapped into at most `ncols` columns (extra axes removed).
 
     Args:
@@ -127,6 +128,7 @@ def new_figure(
     rows = -(-n // cols)
     fig_width = min(width, max(width * cols / ncols, 6.0))  # few facets: a narrower figure
     fig = Figure(figsize=(fig_width, height * rows + 0.6), layout="constrained")
+    FigureCanvasAgg(fig)  # the non-interactive Agg canvas, whatever pyplot's backend is
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.remove()
@@ -149,6 +151,5 @@ def figure_html(fig: Figure, alt: str, *, dpi: int = DPI) -> str:
         fig.savefig(buf, format="png", dpi=dpi)
     finally:
         fig.clear()
-        plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'

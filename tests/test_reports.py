@@ -413,3 +413,17 @@ def test_malicious_names_are_escaped(tmp_path: Path) -> None:
     assert "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "$\\frac{a$" in page  # mathtext is off: the name renders as text
+
+
+def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> None:
+    """Diverged rows holding inf / NaN and a lone solver draw without warnings (errors here)."""
+    frame = results[results["problem"].isin(["rastrigin:dim=10", "rosenbrock"])].copy()
+    bad = frame["status"] == "diverged"
+    assert bad.any()
+    frame.loc[bad, ["loss", "best_loss", "gap"]] = np.inf
+    frame.loc[bad & (frame["seed"] == 1), ["loss", "best_loss", "gap"]] = np.nan
+    page = reports.render(frame, {"name": "inf"})
+    assert 'id="winloss"' in page
+    lone = frame[frame["optimizer"] == "sgd:lr=0.001"]
+    page = reports.render(lone, {"name": "lone"})
+    assert "sgd:lr=0.001" in page
