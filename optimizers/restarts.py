@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimizers._catalogue import WRAPPERS
+from optimizers._catalogue import WRAPPERS, parse
 from optimizers._method import Context, Method, MethodState, Objective
-from problems import Problem, Spec, SpecError, parse_spec
+from problems import Problem, Spec, SpecError
 
 __all__ = ["MODES", "Restarts", "restarts"]
 
@@ -57,7 +57,13 @@ class Restarts:
 
     State: ``inner`` (the local method's state), ``x`` (current points), ``loss`` (this
     step's losses), ``best_loss`` / ``best_x`` (best over all restarts of the row),
-    ``restarts`` (int64 count per row), and in sequential mode ``ref`` / ``stall``.
+    ``restarts`` (int64 count per row), in sequential mode ``ref`` / ``stall``, and
+    ``evals`` (this step's evaluations per row) when the local method reports it.
+
+    Sequential mode blends the local state row by row, so every tensor in it must have the
+    rows as leading dimension (`init` checks; a shared 0-d step counter is refused).
+    Opaque non-tensor entries are kept as they are: the torch adapter's row-by-row mode
+    (`TorchRows`) rebuilds the torch optimizers of rows whose ``fresh`` flag the blend sets.
 
     Source: multi-start local search, e.g. R. Martí, "Multi-start methods", Handbook of
     Metaheuristics (2003); restart on stagnation as in Auger & Hansen, "A restart CMA
@@ -132,6 +138,8 @@ class Restarts:
             "best_x": x0,
             "restarts": torch.zeros(rows, device=x0.device, dtype=torch.int64),
         }
+        if "evals" in inner:  # the local method counts its evaluations per row (L-BFGS)
+            state["evals"] = inner["evals"]
         if self.sequential:
             state["ref"] = inf
             state["stall"] = torch.zeros(rows, device=x0.device, dtype=torch.int64)
@@ -158,6 +166,8 @@ class Restarts:
             "best_x": torch.where(better.unsqueeze(-1), evaluated, state["best_x"]),
             "restarts": state["restarts"],
         }
+        if "evals" in inner:  # this step's count, taken before a restart resets the row
+            new["evals"] = inner["evals"]
         if self.sequential:
             new.update(self._restart_stalled(state, new, seen.get("grad"), ctx))
         new["x"] = new["inner"]["x"]
@@ -199,7 +209,7 @@ def _blend(mask: Tensor, fresh: Any, old: Any) -> Any:
 
 
 def _check_rows(state: Any, rows: int, label: str, path: str = "state") -> None:
-    """Sequential restarts reset single rows, so every state entry must be per row."""
+    """Sequential restarts reset single rows, so every tensor in the state must be per row."""
     if isinstance(state, Tensor):
         if state.ndim == 0 or state.shape[0] != rows:
             msg = (
@@ -213,12 +223,6 @@ def _check_rows(state: Any, rows: int, label: str, path: str = "state") -> None:
     elif isinstance(state, (list, tuple)):
         for i, value in enumerate(state):
             _check_rows(value, rows, label, f"{path}[{i}]")
-    elif state is not None and not isinstance(state, (str, bool, int, float)):
-        msg = (
-            f"restarts(mode=sequential): {label}'s {path} is a {type(state).__name__}; "
-            "sequential restarts need optimizer state made of per-row tensors"
-        )
-        raise SpecError(msg)
 
 
 def _check_int(key: str, value: object, minimum: int) -> int:
@@ -241,7 +245,7 @@ def _local_method(local: object, forwarded: dict[str, Any]) -> Method:
     from optimizers._catalogue import method
 
     if isinstance(local, (str, Spec)):
-        spec = parse_spec(local) if isinstance(local, str) else local
+        spec = parse(local) if isinstance(local, str) else local
         if not forwarded:
             return method(spec)
         try:
