@@ -9,8 +9,13 @@ Example:
 
 from __future__ import annotations
 
-from problems import convex  # noqa: F401  (registers its problems)
-from problems import mlp  # noqa: F401
+from problems import (
+    classic2d,  # noqa: F401  (registers its problems)
+    convex,  # noqa: F401  (registers its problems)
+    mlp,  # noqa: F401
+    multimodal,  # noqa: F401  (registers its problems)
+    valleys,  # noqa: F401  (registers its problems)
+)
 from problems._catalogue import PROBLEMS, get, register
 from problems._errors import OptbenchError, SpecError, UnknownNameError
 from problems._problem import TAGS, Problem, TrainLoss
