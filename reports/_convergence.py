@@ -15,6 +15,7 @@ from reports._style import (
     log_scale,
     new_figure,
     palette_for,
+    plain,
     plot_context,
 )
 
@@ -125,7 +126,7 @@ def convergence_figure(
                 log_scale(ax, y=True)
             if band.size and (band["x"] > 0).all():
                 log_scale(ax, x=True)
-            ax.set_title(problem)
+            ax.set_title(plain(problem))
             ax.set_xlabel(XLABELS.get(x, x))
             ax.set_ylabel("gap to f*" if col == "gap" else col.replace("_", " "))
         if not problems:

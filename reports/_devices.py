@@ -8,7 +8,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_label, log_scale, new_figure, palette_for, plot_context
+from reports._style import (
+    Palette,
+    legend_label,
+    log_scale,
+    new_figure,
+    palette_for,
+    plain,
+    plot_context,
+)
 
 __all__ = ["device_figure", "device_times"]
 
@@ -75,9 +83,9 @@ def device_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> F
                 ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8, linestyle="--")
                 log_scale(ax, x=True)
                 log_scale(ax, y=True)
-            ax.set_xlabel(f"{base}: seconds per step")
-            ax.set_ylabel(f"{device}: seconds per step")
-            ax.set_title(f"{device} against {base} (below the line: {device} faster)")
+            ax.set_xlabel(plain(f"{base}: seconds per step"))
+            ax.set_ylabel(plain(f"{device}: seconds per step"))
+            ax.set_title(plain(f"{device} against {base} (below the line: {device} faster)"))
         handles = [
             Line2D(
                 [], [], color=palette.get(name), marker="o", linestyle="", label=legend_label(name)

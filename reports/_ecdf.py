@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from reports._convergence import solver_styles
 from reports._load import with_solver
+from reports._outcomes import target_outcomes
 from reports._select import records
 from reports._style import (
     Palette,
@@ -25,29 +26,29 @@ __all__ = ["ecdf_figure", "runtime_ecdf"]
 def runtime_ecdf(results: pd.DataFrame, by: str = "evals") -> pd.DataFrame:
     """The runtime ECDF of every solver.
 
-    Each (problem, target) pair of the study weighs the same; within a pair, each seed of the
-    solver weighs the same; a pair the solver never reached (or has no rows for) adds nothing.
+    Each (problem, target) pair of the study weighs the same (problems with a known optimum,
+    the targets of the target rows); within a pair, each seed of the solver weighs the same;
+    a pair the solver never reached (or has no rows for) adds nothing. Success is judged by
+    `bench.success_table`.
 
     Args:
-        results: the results table (target rows are used).
+        results: the results table.
         by: ``evals`` or ``time_s``: the runtime measure.
 
     Returns:
         Columns ``solver``, ``runtime`` (ascending per solver) and ``fraction`` (the ECDF
         value just after that runtime, in [0, 1]).
     """
-    results = with_solver(results)
-    tg = records(results, "target").dropna(subset=["target"])
-    if tg.empty:
+    outcomes = target_outcomes(results)
+    if outcomes.empty:
         return pd.DataFrame(columns=["solver", "runtime", "fraction"])
-    pairs = tg[["problem", "target"]].drop_duplicates()
-    n_pairs = len(pairs)
-    seeds = tg.groupby(["solver", "problem", "target"])["seed"].transform("nunique")
+    n_pairs = len(outcomes[["problem", "target"]].drop_duplicates())
+    seeds = outcomes.groupby(["solver", "problem", "target"])["seed"].transform("size")
     weight = 1.0 / (seeds * n_pairs)
-    hits = tg.assign(runtime=tg[by].astype(float), weight=weight)
-    hits = hits[np.isfinite(hits["runtime"]) & hits["step"].notna()]
+    hits = outcomes.assign(runtime=outcomes[by].astype(float), weight=weight)
+    hits = hits[np.isfinite(hits["runtime"]) & hits["success"].astype(bool)]
     frames = []
-    for solver in sorted(tg["solver"].astype(str).unique()):
+    for solver in sorted(outcomes["solver"].astype(str).unique()):
         rows = hits[hits["solver"] == solver].sort_values("runtime")
         frames.append(
             pd.DataFrame(

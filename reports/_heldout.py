@@ -13,6 +13,7 @@ from reports._style import (
     legend_handles,
     log_scale,
     new_figure,
+    plain,
     plot_context,
 )
 
@@ -70,7 +71,7 @@ def heldout_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> 
                 log_scale(ax, x=True)
             ax.set_xlabel(x)
             ax.set_ylabel("held-out loss")
-            ax.set_title(problem)
+            ax.set_title(plain(problem))
         handles = legend_handles(styles)
         fig.legend(handles=handles, loc="outside right upper", frameon=False)
     return fig

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_handles, new_figure, plot_context
+from reports._style import Palette, legend_handles, new_figure, plain, plot_context
 
 __all__ = ["MAX_LANDSCAPES", "TRAJECTORIES", "landscape_figure", "landscape_grid"]
 
@@ -17,7 +17,8 @@ MAX_LANDSCAPES = 12
 """At most this many 2-D problems are drawn."""
 
 TRAJECTORIES = 3
-"""Trajectories drawn per solver and problem (the lowest seeds)."""
+"""Trajectories drawn per solver and problem (the lowest seeds; for multi-start methods, the
+first starts of the lowest seed)."""
 
 
 def landscape_grid(results: pd.DataFrame, problem: str) -> tuple[np.ndarray, ...] | None:
@@ -36,6 +37,17 @@ def landscape_grid(results: pd.DataFrame, problem: str) -> tuple[np.ndarray, ...
         return None
     x0, x1 = np.meshgrid(table.columns.to_numpy(float), table.index.to_numpy(float))
     return x0, x1, table.to_numpy(float)
+
+
+def _paths(rows: pd.DataFrame, k: int) -> list[tuple[tuple[str, float, float], pd.DataFrame]]:
+    """The first `k` paths of each solver: one per (seed, row of a multi-start seed)."""
+    has_row = "row" in rows and bool(rows["row"].notna().any())
+    rows = rows.assign(row=rows["row"].fillna(0.0) if has_row else 0.0)
+    out = []
+    for _, mine in rows.groupby("solver", sort=True):
+        for key, path in list(mine.groupby(["solver", "seed", "row"], sort=True))[:k]:
+            out.append((key, path))
+    return out
 
 
 def _display(loss: np.ndarray) -> np.ndarray:
@@ -78,15 +90,14 @@ def landscape_figure(
         fig, axes = new_figure(len(problems), ncols=4, width=13.0, height=3.2)
         for ax, problem in zip(axes, problems):
             grid = landscape_grid(results, problem)
-            ax.set_title(problem)
+            ax.set_title(plain(problem))
             if grid is None:
                 continue
             x0, x1, loss = grid
             ax.contourf(x0, x1, _display(loss), levels=20, cmap="Greys_r", alpha=0.85)
             ax.contour(x0, x1, _display(loss), levels=10, colors="white", linewidths=0.4)
             rows = traj[traj["problem"] == problem]
-            rows = rows[rows.groupby("solver")["seed"].rank(method="dense") <= trajectories]
-            for (solver, _), path in rows.groupby(["solver", "seed"], sort=True):
+            for (solver, _, _), path in _paths(rows, trajectories):
                 colour, style = styles.get(str(solver), ((0.3, 0.3, 0.3), "-"))
                 path = path.sort_values("step")
                 ax.plot(path["x0"], path["x1"], color=colour, linestyle=style, linewidth=1.2)

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from problems import SpecError
 
-__all__ = ["add_solver", "load_runs", "run_labels", "with_solver"]
+__all__ = ["COLUMNS", "add_solver", "load_runs", "run_labels", "with_solver"]
 
-
-def _read_parts(run_dir: Path) -> pd.DataFrame:
-    parts = sorted((run_dir / "parts").glob("*.parquet"))
-    if not parts:
-        msg = f"no results in {str(run_dir)!r}: expected parts/*.parquet"
-        raise SpecError(msg)
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-
-
-def _read_meta(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "meta.json"
-    if not path.exists():
-        return {}
-    meta = json.loads(path.read_text())
-    return meta if isinstance(meta, dict) else {}
+COLUMNS = (
+    "record", "run", "problem", "optimizer", "device", "seed", "status", "reason", "step",
+    "evals", "time_s", "loss", "best_loss", "gap", "f_star", "target", "epoch", "heldout_loss",
+    "step_time_s", "x0", "x1",
+)  # fmt: skip
+"""Columns the report reads; `add_solver` adds any that a table lacks (`bench.load` drops
+all-NaN columns, e.g. ``gap`` when no problem has a known optimum)."""
 
 
 def run_labels(run_dirs: Sequence[Path], metas: Sequence[dict[str, Any]]) -> list[str]:
@@ -54,6 +46,9 @@ def add_solver(results: pd.DataFrame) -> pd.DataFrame:
     same optimizer from two runs or on two devices is two solvers with one colour.
     """
     out = results.copy()
+    for column in COLUMNS:
+        if column not in out:
+            out[column] = "" if column in ("run", "reason") else np.nan
     parts = []
     if "run" in out and out["run"].nunique() > 1:
         parts.append(out["run"].astype(str))
@@ -76,6 +71,9 @@ def load_runs(
 ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """Load run directories into one results table with a ``run`` label column.
 
+    Reads only Parquet and JSON, through `bench.load` (all record kinds) and
+    `bench.load_meta`.
+
     Args:
         run_dirs: directories holding ``parts/*.parquet`` and ``meta.json``.
         labels: one label per run (default: meta's label or name, else the directory name).
@@ -84,14 +82,16 @@ def load_runs(
         The combined table (docs/RESULTS.md columns plus ``run``) and ``{run label: meta}``.
 
     Raises:
-        SpecError: no run directories, a directory without results, or labels that do not
-            match the directories one to one.
+        bench.StoreError: a directory without results, or a corrupt file (named).
+        SpecError: no run directories, or labels that do not match them one to one.
     """
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
         msg = "no run directories given"
         raise SpecError(msg)
-    metas = [_read_meta(d) for d in dirs]
+    import bench
+
+    metas = [dict(bench.load_meta(d)) for d in dirs]
     if labels is None:
         names = run_labels(dirs, metas)
     else:
@@ -101,7 +101,7 @@ def load_runs(
             raise SpecError(msg)
     frames = []
     for name, d in zip(names, dirs):
-        frame = _read_parts(d)
+        frame = bench.load(d, record=None)
         frame.insert(0, "run", name)
         frames.append(frame)
     results = pd.concat(frames, ignore_index=True)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from reports._convergence import solver_styles
 from reports._load import with_solver
-from reports._select import records
+from reports._outcomes import target_outcomes
 from reports._style import Palette, legend_handles, log_scale, new_figure, plot_context
 
 __all__ = [
@@ -38,25 +38,22 @@ def times_to_target(results: pd.DataFrame, target: float, *, by: str = "time_s")
     """Median over seeds of the runtime to reach `target`, per solver and problem.
 
     A seed that never reaches the target (or diverged or failed before it) takes an infinite
-    time; a solver with no rows on a problem fails it, so the median is infinite when half
-    the seeds or more fail.
+    time, so the median is infinite when half the seeds or more fail. Success is judged by
+    `bench.success_table`; problems without a known optimum are left out.
 
     Args:
-        results: the results table (target rows are used).
+        results: the results table.
         target: the precision on the gap (one of the study's targets).
         by: ``time_s`` (wall time) or ``evals``.
 
     Returns:
-        A solver x problem frame of times (inf where it fails; every solver and every problem
-        with target rows appear).
+        A solver x problem frame of times (inf where it fails).
     """
-    results = with_solver(results)
-    tg = records(results, "target")
-    tg = tg[np.isclose(tg["target"].astype(float), target, rtol=1e-9, atol=0.0)]
-    if tg.empty:
+    outcomes = target_outcomes(results, [target])
+    if outcomes.empty:
         return pd.DataFrame(dtype=float)
-    runtime = tg[by].astype(float).where(tg["step"].notna(), np.inf)
-    table = tg.assign(runtime=runtime.fillna(np.inf))
+    runtime = outcomes[by].astype(float).where(outcomes["success"].astype(bool), np.inf)
+    table = outcomes.assign(runtime=runtime.fillna(np.inf))
     median = table.groupby(["solver", "problem"])["runtime"].median().unstack("problem")
     return median.fillna(np.inf).astype(float)
 

@@ -35,6 +35,7 @@ __all__ = [
     "log_scale",
     "new_figure",
     "palette_for",
+    "plain",
     "plot_context",
 ]
 
@@ -47,7 +48,6 @@ LINESTYLES = ["-", "--", ":", "-."]
 Palette = Mapping[str, tuple[float, float, float]]
 
 RC: dict[str, Any] = {
-    "text.parse_math": False,  # names with `$` are text, never mathtext
     "text.usetex": False,
     "axes.titlesize": 10,
     "axes.labelsize": 9,
@@ -73,9 +73,17 @@ def palette_for(optimizers: Iterable[str]) -> dict[str, tuple[float, float, floa
     return {name: tuple(colour) for name, colour in zip(names, colours)}  # type: ignore[misc]
 
 
+def plain(name: object) -> str:
+    r"""`name` as literal figure text: ``$`` escaped, so a name is never parsed as mathtext.
+
+    (Turning mathtext off globally would break the log axes' ``10^k`` tick labels.)
+    """
+    return str(name).replace("$", r"\$")
+
+
 def legend_label(name: object) -> str:
-    """A legend-safe label: matplotlib hides labels that start with an underscore."""
-    text = str(name)
+    """A legend-safe label: literal text (`plain`), and not hidden for a leading underscore."""
+    text = plain(name)
     return " " + text if text.startswith("_") else text
 
 
@@ -92,12 +100,19 @@ def legend_handles(
 def log_scale(ax: Axes, *, x: bool = False, y: bool = False, base: float = 10) -> None:
     """Log axes with at most ~6 major ticks and no minor ticks.
 
-    Minor tick labels on many log facets dominate the drawing time (tick layout), so they
-    are left out.
+    Call it after plotting. Minor tick labels on many log facets dominate the drawing time
+    (tick layout), so they are left out, except on axes spanning under two decades, which
+    would otherwise have no label at all.
     """
-    for flag, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+    for flag, axis, setter, limits in (
+        (x, ax.xaxis, ax.set_xscale, ax.get_xlim),
+        (y, ax.yaxis, ax.set_yscale, ax.get_ylim),
+    ):
         if flag:
             setter("log", base=base)
+            lo, hi = limits()
+            if lo > 0 and hi / lo < base**2:
+                continue  # under two decades: matplotlib's labelled minor ticks are needed
             axis.set_major_locator(LogLocator(base=base, numticks=6))
             axis.set_minor_locator(NullLocator())
 

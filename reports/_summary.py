@@ -1,4 +1,4 @@
-"""The per-(problem, solver) summary numbers behind the report's main table."""
+"""The per-(problem, solver) numbers behind the report's main table, from `bench`'s metrics."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import numpy as np
 import pandas as pd
 
 from reports._load import with_solver
-from reports._select import finals, records
+from reports._outcomes import cell_summary
+from reports._select import finals
 
 __all__ = ["summary_frame"]
 
 
-def _to_target(results: pd.DataFrame, target: float) -> pd.DataFrame:
-    tg = records(results, "target")
-    return tg[np.isclose(tg["target"].astype(float), target, rtol=1e-9, atol=0.0)]
+def _label(t: float) -> str:
+    from bench._metrics import target_label
+
+    return target_label(t)
 
 
 def summary_frame(
@@ -23,56 +25,64 @@ def summary_frame(
 ) -> pd.DataFrame:
     """One row per (problem, solver) with the numbers of the summary table.
 
+    Success rates (with 95 % Wilson intervals), medians to target and ERT are
+    `bench.summary`'s; failed runs are left out of them, as there. Where f_star is unknown
+    they are NaN (shown as "–"): there is no gap to reach a target on.
+
     Args:
         results: the results table.
         targets: the targets whose success rates are shown.
         target: the target of the runtime columns (steps, evals, time to target, ERT).
 
     Returns:
-        Columns ``problem``, ``solver``, ``optimizer``, ``measure`` (``gap`` or
-        ``best_loss``), ``runs``, ``final_median``, ``final_q25``, ``final_q75``,
-        ``success@<t>`` and ``hits@<t>`` per target, ``steps_to``, ``evals_to``, ``time_to``,
-        ``ert``, ``step_time_s``, ``diverged``, ``failed``.
+        Columns ``problem``, ``solver``, ``optimizer``, ``measure`` (``gap``, or
+        ``best_loss`` where f_star is unknown), ``runs``, ``final_median``, ``final_q25``,
+        ``final_q75``; per target ``t`` (as ``f"{t:g}"``): ``success@t``, ``success_low@t``,
+        ``success_high@t``, ``hits@t`` and ``valid@t`` (successes of the non-failed runs);
+        ``steps_to``, ``evals_to``, ``time_to``, ``ert``, ``step_time_s``, ``diverged``,
+        ``failed``.
     """
     results = with_solver(results)
+    wanted = sorted({*targets, *([target] if target is not None else [])}, reverse=True)
+    cells = cell_summary(results, wanted)
+    if cells.empty:
+        return pd.DataFrame(columns=["problem", "solver"])
     last = finals(results)
-    keys = ["problem", "solver"]
-    if last.empty:
-        return pd.DataFrame(columns=keys)
-    g = last.groupby(keys, sort=True)
+    loss = last[last["status"] != "failed"].groupby(["problem", "solver"])["best_loss"]
+    quartiles = pd.DataFrame({"q25": loss.quantile(0.25), "q75": loss.quantile(0.75)})
+    cells = cells.join(quartiles, on=["problem", "solver"])
+    known = cells["gap_median"].notna()
+    valid = cells["n_seeds"] - cells["failed"]
     out = pd.DataFrame(
         {
-            "optimizer": g["optimizer"].first().astype(str),
-            "measure": g["gap"].apply(lambda s: "gap" if s.notna().any() else "best_loss"),
-            "runs": g["seed"].nunique(),
-            "final_median": g["value"].median(),
-            "final_q25": g["value"].quantile(0.25),
-            "final_q75": g["value"].quantile(0.75),
-            "step_time_s": g["step_time_s"].median() if "step_time_s" in last else np.nan,
-            "diverged": g["status"].apply(lambda s: int((s == "diverged").sum())),
-            "failed": g["status"].apply(lambda s: int((s == "failed").sum())),
+            "problem": cells["problem"].astype(str),
+            "solver": cells["solver"].astype(str),
+            "optimizer": cells["optimizer"].astype(str),
+            "measure": np.where(known, "gap", "best_loss"),
+            "runs": cells["n_seeds"],
+            "final_median": cells["gap_median"].where(known, cells["loss_median"]),
+            "final_q25": cells["gap_q25"].where(known, cells["q25"]),
+            "final_q75": cells["gap_q75"].where(known, cells["q75"]),
         }
     )
-    budget = last.set_index([*keys, "seed"])["evals"].astype(float)
     for t in targets:
-        tg = _to_target(results, t)
-        hits = tg.assign(hit=tg["step"].notna()).groupby(keys)["hit"].sum()
-        out[f"hits@{t:g}"] = hits.reindex(out.index)
-        out[f"success@{t:g}"] = out[f"hits@{t:g}"] / out["runs"]
-    for col in ("steps_to", "evals_to", "time_to", "ert"):
-        out[col] = np.nan
-    if target is not None:
-        tg = _to_target(results, target)
-        reached = tg[tg["step"].notna()]
-        rg = reached.groupby(keys)
-        out["steps_to"] = rg["step"].median().reindex(out.index)
-        out["evals_to"] = rg["evals"].median().reindex(out.index)
-        out["time_to"] = rg["time_s"].median().reindex(out.index)
-        # ERT (Price 1997; Hansen et al. COCO): evaluations of all runs until they reached the
-        # target or stopped, divided by the number of runs that reached it.
-        spent = tg.set_index([*keys, "seed"])["evals"].astype(float)
-        spent = spent.where(tg.set_index([*keys, "seed"])["step"].notna(), budget)
-        total = spent.groupby(level=keys).sum()
-        n_hit = rg["step"].count()
-        out["ert"] = (total / n_hit.where(n_hit > 0)).reindex(out.index)
-    return out.reset_index()
+        lab, key = _label(t), f"{t:g}"
+        out[f"success@{key}"] = cells[f"success@{lab}"]
+        out[f"success_low@{key}"] = cells[f"success_low@{lab}"]
+        out[f"success_high@{key}"] = cells[f"success_high@{lab}"]
+        out[f"hits@{key}"] = (cells[f"success@{lab}"] * valid).round()
+        out[f"valid@{key}"] = valid
+    for col, name in (
+        ("steps_to", "steps_to_target"),
+        ("evals_to", "evals_to_target"),
+        ("time_to", "time_to_target"),
+        ("ert", "ert"),
+    ):
+        out[col] = cells[f"{name}@{_label(target)}"] if target is not None else np.nan
+    unknown = ~known.to_numpy()  # no f_star: no gap, so no target is meaningful
+    target_columns = [c for c in out if "@" in c and not c.startswith("valid@")]
+    out.loc[unknown, [*target_columns, "steps_to", "evals_to", "time_to", "ert"]] = np.nan
+    out["step_time_s"] = cells["step_time_s"]
+    out["diverged"] = cells["diverged"]
+    out["failed"] = cells["failed"]
+    return out.sort_values(["problem", "solver"], ignore_index=True)

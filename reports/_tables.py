@@ -68,6 +68,25 @@ def _swatch(colour: Sequence[float] | None) -> str:
     return f'<span class="sw" style="background:rgb({r},{g},{b})"></span>'
 
 
+def _success(row: pd.Series, key: str) -> str:
+    """``90% (9/10)`` with the 95 % Wilson interval as a tooltip and in small print."""
+    rate = row.get(f"success@{key}")
+    if rate is None or pd.isna(rate):
+        return "–"
+    lo, hi = row.get(f"success_low@{key}"), row.get(f"success_high@{key}")
+    ci = (
+        f"{100 * float(lo):.0f}–{100 * float(hi):.0f}%"
+        if lo is not None and hi is not None and not (pd.isna(lo) or pd.isna(hi))
+        else ""
+    )
+    counts = f"{_num(row.get(f'hits@{key}'), '.0f')}/{_num(row.get(f'valid@{key}'), '.0f')}"
+    return (
+        f'<span title="95% Wilson interval {esc(ci)}">{100 * float(rate):.0f}% '
+        f'<span class="iqr">({counts})</span></span>'
+        + (f'<br><span class="iqr">[{esc(ci)}]</span>' if ci else "")
+    )
+
+
 def _kv_rows(items: Mapping[str, Any]) -> str:
     return "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items.items())
 
@@ -185,14 +204,7 @@ def summary_table(
                 )
             )
             for t in targets:
-                rate, hits = row.get(f"success@{t:g}"), row.get(f"hits@{t:g}")
-                text = (
-                    "–"
-                    if rate is None or pd.isna(rate)
-                    else f"{100 * float(rate):.0f}% "
-                    f'<span class="iqr">({_num(hits, ".0f")}/{_num(row["runs"], ".0f")})</span>'
-                )
-                cells.append(cell(f"success@{t:g}", text))
+                cells.append(cell(f"success@{t:g}", _success(row, f"{t:g}")))
             cells.append(cell("steps_to", _num(row["steps_to"], ".4g")))
             cells.append(cell("evals_to", _num(row["evals_to"], ".4g")))
             cells.append(cell("time_to", _seconds(row["time_to"])))

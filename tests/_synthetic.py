@@ -338,6 +338,7 @@ def _cell_frame(
                     "best_loss": loss,
                     "x0": pts[:, 0],
                     "x1": pts[:, 1],
+                    "row": 0.0,
                 }
             )
             frames.append(tr)
@@ -347,10 +348,10 @@ def _cell_frame(
         frames.append(
             pd.DataFrame(
                 {
-                    "record": "grid",
-                    "seed": -1,
-                    "status": "ok",
-                    "reason": "",
+                    "record": "grid",  # as the harness writes it: no seed, no status
+                    "seed": np.nan,
+                    "status": None,
+                    "reason": None,
                     "x0": xs.ravel(),
                     "x1": ys.ravel(),
                     "loss": problem.fn(xs, ys).ravel(),
@@ -363,7 +364,7 @@ def _cell_frame(
     for col in ("epoch", "heldout_loss", "x0", "x1", "step", "evals", "time_s", "target"):
         if col not in df:
             df[col] = np.nan
-    df["seed"] = df["seed"].astype("int64")
+    df["seed"] = df["seed"].astype("float64")  # NaN on grid rows, as the harness writes it
     df["dim"] = df["dim"].astype("int64")
     columns = [
         "record",

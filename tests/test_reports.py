@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+import bench
 import reports
 from problems import SpecError
 
@@ -152,6 +153,11 @@ def _summary_rows(page: str) -> dict[tuple[str, str], list[str]]:
 
 
 def test_summary_table_matches_results(page: str, results: pd.DataFrame) -> None:
+    """Every cell of the summary table, recomputed here from the raw rows.
+
+    Failed runs are left out of final gaps, success rates and times to target (as
+    `bench.summary` does); success rates carry a 95 % Wilson interval.
+    """
     rows = _summary_rows(page)
     ck = results[results["record"] == "checkpoint"]
     tg = results[results["record"] == "target"]
@@ -162,23 +168,26 @@ def test_summary_table_matches_results(page: str, results: pd.DataFrame) -> None
     for (problem, optimizer), cells in rows.items():
         cell = ck[(ck["problem"] == problem) & (ck["optimizer"] == optimizer)]
         last = cell.sort_values("step").groupby("seed").tail(1)
-        value = last["gap"] if last["gap"].notna().any() else last["best_loss"]
+        valid = last[last["status"] != "failed"]
+        value = valid["gap"] if valid["gap"].notna().any() else valid["best_loss"]
         assert cells[0] == str(cell["seed"].nunique())
         assert cells[1].startswith(format(value.median(), ".3g"))
         assert cells[-2] == str(int((last["status"] == "diverged").sum()))
         assert cells[-1] == str(int((last["status"] == "failed").sum()))
+        mine = tg[(tg["problem"] == problem) & (tg["optimizer"] == optimizer)]
+        mine = mine[mine["status"] != "failed"]
         for col, target in zip(cells[2:5], [1e1, 1e-3, 1e-8]):
-            hits = tg[(tg["problem"] == problem) & (tg["optimizer"] == optimizer)]
-            hits = hits[np.isclose(hits["target"], target)]
+            hits = mine[np.isclose(mine["target"], target)]
             if hits.empty:
                 assert col == "–"
-            else:
-                n = int(hits["step"].notna().sum())
-                assert col == f"{100 * n / len(last):.0f}% ({n}/{len(last)})"
-        hits = tg[(tg["problem"] == problem) & (tg["optimizer"] == optimizer)]
-        hits = hits[np.isclose(hits["target"], 1e-4) & hits["step"].notna()]
-        steps = format(hits["step"].median(), ".4g") if len(hits) else "–"
-        assert cells[5] == steps
+                continue
+            n, m = int(hits["step"].notna().sum()), len(valid)
+            lo, hi = bench.wilson_interval(n, m)
+            ci = f"{100 * float(lo):.0f}–{100 * float(hi):.0f}%"
+            assert col == f"{100 * n / m:.0f}% ({n}/{m})[{ci}]"
+        hits = mine[np.isclose(mine["target"], 1e-4) & mine["step"].notna()]
+        assert cells[5] == (format(hits["step"].median(), ".4g") if len(hits) else "–")
+        assert cells[6] == (format(hits["evals"].median(), ".4g") if len(hits) else "–")
 
 
 def test_summary_ert_is_total_evaluations_over_successes(results: pd.DataFrame) -> None:
@@ -240,7 +249,7 @@ def test_runs_combine_with_labels(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_load_names_a_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="parts"):
+    with pytest.raises(bench.StoreError, match="parts"):
         reports.load_runs([tmp_path])
 
 
