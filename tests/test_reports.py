@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -436,3 +437,29 @@ def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> 
     lone = frame[frame["optimizer"] == "sgd:lr=0.001"]
     page = reports.render(lone, {"name": "lone"})
     assert "sgd:lr=0.001" in page
+
+
+# --- a real study -----------------------------------------------------------------------------
+
+
+def test_report_of_a_real_study(tmp_path: Path) -> None:
+    """`bench run` a tiny study, then report it: tables agree with `bench.summary`."""
+    out = tmp_path / "tiny"
+    command = [sys.executable, "-m", "bench", "run", "--problems", "sphere,rosenbrock",
+               "--optimizers", "sgd,adam", "--seeds", "3", "--steps", "100", "--out", str(out),
+               "--quiet"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    path = reports.write([out], tmp_path / "tiny.html")
+    page = path.read_text(encoding="utf-8")
+    assert "<script" not in page.lower()
+    for anchor in ("summary", "convergence", "ecdf", "profiles", "winloss", "landscapes"):
+        assert f'id="{anchor}"' in page
+    rows = _summary_rows(page)
+    table = bench.summary(bench.load(out, record=None))
+    assert set(rows) == {(p, o) for p, o in table[["problem", "optimizer"]].itertuples(index=False)}
+    for row in table.itertuples(index=False):
+        cells = rows[(row.problem, row.optimizer)]
+        assert cells[0] == str(row.n_seeds)
+        assert cells[1].startswith(format(row.gap_median, ".3g"))
+        assert cells[-2:] == [str(row.diverged), str(row.failed)]
