@@ -15,8 +15,8 @@ from reports._style import (
     log_scale,
     new_figure,
     palette_for,
-    plain,
     plot_context,
+    title,
 )
 
 __all__ = ["FLOOR", "MAX_FACETS", "convergence_figure", "median_band", "solver_styles"]
@@ -119,6 +119,8 @@ def convergence_figure(
             rows = ck[ck["problem"] == problem]
             col = y or measure(rows)
             band = median_band(rows, x, col)
+            if (band["x"] > 0).any():  # log x: the start (step 0, time 0) cannot be drawn
+                band = band[band["x"] > 0]
             values = band[["median", "q25", "q75"]].to_numpy(dtype=float)
             logy = col == "gap" or bool(values.size and np.nanmin(values) > 0)
             _draw(ax, band, styles, logy=logy)
@@ -126,7 +128,7 @@ def convergence_figure(
                 log_scale(ax, y=True)
             if band.size and (band["x"] > 0).all():
                 log_scale(ax, x=True)
-            ax.set_title(plain(problem))
+            ax.set_title(title(problem))
             ax.set_xlabel(XLABELS.get(x, x))
             ax.set_ylabel("gap to f*" if col == "gap" else col.replace("_", " "))
         if not problems:

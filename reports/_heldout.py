@@ -13,8 +13,8 @@ from reports._style import (
     legend_handles,
     log_scale,
     new_figure,
-    plain,
     plot_context,
+    title,
 )
 
 __all__ = ["heldout_figure"]
@@ -42,11 +42,13 @@ def heldout_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> 
     styles = solver_styles(results, palette)
     problems = sorted_unique(ck["problem"])[:8]
     with plot_context():
-        fig, axes = new_figure(len(problems), ncols=2, width=11.0, height=3.6)
+        fig, axes = new_figure(len(problems), ncols=2, width=12.0, height=3.6)
         for ax, problem in zip(axes, problems):
             rows = ck[ck["problem"] == problem]
             x = "epoch" if "epoch" in rows and rows["epoch"].notna().any() else "step"
             band = median_band(rows, x, "heldout_loss")
+            if (band["x"] > 0).any():  # log x: the start (epoch 0) cannot be drawn
+                band = band[band["x"] > 0]
             positive = bool((band[["median", "q25", "q75"]] > 0).all().all())
             for solver, line in band.groupby("solver", sort=True):
                 colour, style = styles.get(str(solver), ((0.3, 0.3, 0.3), "-"))
@@ -71,7 +73,9 @@ def heldout_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> 
                 log_scale(ax, x=True)
             ax.set_xlabel(x)
             ax.set_ylabel("held-out loss")
-            ax.set_title(plain(problem))
+            ax.set_title(title(problem))
         handles = legend_handles(styles)
-        fig.legend(handles=handles, loc="outside right upper", frameon=False)
+        fig.legend(
+            handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False
+        )
     return fig

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_handles, new_figure, plain, plot_context
+from reports._style import Palette, legend_handles, new_figure, plot_context, title
 
 __all__ = ["MAX_LANDSCAPES", "TRAJECTORIES", "landscape_figure", "landscape_grid"]
 
@@ -90,7 +90,7 @@ def landscape_figure(
         fig, axes = new_figure(len(problems), ncols=4, width=13.0, height=3.2)
         for ax, problem in zip(axes, problems):
             grid = landscape_grid(results, problem)
-            ax.set_title(plain(problem))
+            ax.set_title(title(problem))
             if grid is None:
                 continue
             x0, x1, loss = grid

@@ -59,7 +59,10 @@ def cell_summary(results: pd.DataFrame, targets: Sequence[float]) -> pd.DataFram
 
 
 def target_outcomes(results: pd.DataFrame, targets: Sequence[float] | None = None) -> pd.DataFrame:
-    """`run_outcomes` on the problems with a known optimum (a gap), at the study's targets.
+    """`run_outcomes` at the study's targets, on the problems where a target means something.
+
+    Those are the problems with a known optimum (a gap) and those with target rows (the
+    harness records targets on the loss where f_star is unknown).
 
     Args:
         results: the results table.
@@ -73,9 +76,10 @@ def target_outcomes(results: pd.DataFrame, targets: Sequence[float] | None = Non
         tg = results[results["record"] == "target"]
         targets = sorted(set(tg["target"].dropna().astype(float)), reverse=True)
     ck = results[results["record"] == "checkpoint"]
-    with_gap = ck.loc[ck["gap"].notna(), "problem"].unique()
-    if not len(targets) or not len(with_gap):
+    tg = results[(results["record"] == "target") & results["target"].notna()]
+    with_gap = set(ck.loc[ck["gap"].notna(), "problem"]) | set(tg["problem"])
+    if not len(targets) or not with_gap:
         return pd.DataFrame(
             columns=[*_KEYS, "solver", "seed", "target", "success", "step", "evals", "time_s"]
         )
-    return run_outcomes(results[results["problem"].isin(with_gap)], targets)
+    return run_outcomes(results[results["problem"].isin(sorted(with_gap))], targets)

@@ -148,10 +148,11 @@ def render(
             "summary",
             "Summary per problem and solver",
             '<p class="note">Final gap to f* over seeds (* best loss where f* is unknown); '
-            "success: runs that reached the gap; steps, evaluations and time to target: medians "
-            "over the runs that reached it; ERT: evaluations of all runs until success or stop "
-            "divided by the successes. Best entries per problem in bold.</p>"
-            + summary_table(summary, chosen, target, palette=palette),
+            "success: runs that reached the target gap (the target loss where f* is unknown), "
+            "of the runs that did not fail, with the 95% Wilson interval; steps, evaluations "
+            "and time to target: medians over the runs that reached it; ERT: evaluations of "
+            "all runs until success or stop divided by the successes. Best entries per "
+            "problem in bold.</p>" + summary_table(summary, chosen, target, palette=palette),
         )
     )
 

@@ -37,6 +37,7 @@ __all__ = [
     "palette_for",
     "plain",
     "plot_context",
+    "title",
 ]
 
 DPI = 80
@@ -79,6 +80,19 @@ def plain(name: object) -> str:
     (Turning mathtext off globally would break the log axes' ``10^k`` tick labels.)
     """
     return str(name).replace("$", r"\$")
+
+
+def title(name: object, width: int = 44) -> str:
+    """`plain` text for an axes title, wrapped at commas (then anywhere) to `width` chars."""
+    text = plain(name)
+    lines: list[str] = []
+    for piece in text.replace(",", ",\0").split("\0"):
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    wrapped = [chunk[i : i + width] for chunk in lines for i in range(0, max(len(chunk), 1), width)]
+    return "\n".join(wrapped[:3]) + ("…" if len(wrapped) > 3 else "")
 
 
 def legend_label(name: object) -> str:

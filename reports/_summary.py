@@ -27,7 +27,8 @@ def summary_frame(
 
     Success rates (with 95 % Wilson intervals), medians to target and ERT are
     `bench.summary`'s; failed runs are left out of them, as there. Where f_star is unknown
-    they are NaN (shown as "–"): there is no gap to reach a target on.
+    the harness's target rows (on the loss) are used; without them these are NaN
+    (shown as "–").
 
     Args:
         results: the results table.
@@ -79,7 +80,9 @@ def summary_frame(
         ("ert", "ert"),
     ):
         out[col] = cells[f"{name}@{_label(target)}"] if target is not None else np.nan
-    unknown = ~known.to_numpy()  # no f_star: no gap, so no target is meaningful
+    tg = results[results["record"] == "target"]
+    targeted = cells["problem"].isin(tg.loc[tg["target"].notna(), "problem"].unique())
+    unknown = ~(known | targeted).to_numpy()  # no gap and no target rows: nothing to reach
     target_columns = [c for c in out if "@" in c and not c.startswith("valid@")]
     out.loc[unknown, [*target_columns, "steps_to", "evals_to", "time_to", "ert"]] = np.nan
     out["step_time_s"] = cells["step_time_s"]
