@@ -249,7 +249,7 @@ def test_cli_run_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_killed_process_resumes_with_nothing_lost(tmp_path: Path) -> None:
     study = tmp_path / "s.toml"
     study.write_text(
-        'name = "kill"\nseeds = 3\nsteps = 3000\ncheckpoints = 10\n'
+        'name = "kill"\nseeds = 3\nsteps = 1500\ncheckpoints = 10\n'
         'problems = ["sphere:dim=2", "sphere:dim=3", "sphere:dim=4", "sphere:dim=5", '
         '"sphere:dim=6", "sphere:dim=7"]\noptimizers = ["sgd:lr=0.01", "adam:lr=0.01"]\n'
     )
