@@ -253,8 +253,8 @@ def drop_wave() -> Problem:
     """
 
     def fn(x: Tensor) -> Tensor:
-        r2 = (x * x).sum(-1)
-        return -(1 + torch.cos(12 * torch.sqrt(r2))) / (0.5 * r2 + 2)
+        radius = torch.linalg.vector_norm(x, dim=-1)  # finite gradient at 0
+        return -(1 + torch.cos(12 * radius)) / (0.5 * radius * radius + 2)
 
     return Problem(
         "drop-wave",

@@ -53,7 +53,7 @@ def ackley(dim: int = 2) -> Problem:
     check_dim("ackley", dim)
 
     def fn(x: Tensor) -> Tensor:
-        radius = torch.sqrt((x * x).mean(-1))
+        radius = torch.linalg.vector_norm(x, dim=-1) / math.sqrt(dim)  # finite gradient at 0
         waves = torch.cos(2 * math.pi * x).mean(-1)
         return -20 * torch.exp(-0.2 * radius) - torch.exp(waves) + 20 + math.e
 

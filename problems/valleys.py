@@ -53,7 +53,8 @@ def beale() -> Problem:
     """Beale: ``f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2``.
 
     Domain ``[-4.5, 4.5]^2``; ``f* = 0`` at ``(3, 0.5)`` (the only zero: the first two terms
-    vanish only there). Flat valleys with steep walls near the corners.
+    vanish only there). Flat valleys with steep walls near the corners. The literature's
+    start is ``(1, 1)`` (Moré, Garbow & Hillstrom 1981, problem 5).
 
     Source: Beale (1958); Surjanovic & Bingham (2013), sfu.ca/~ssurjano/beale.html.
     """
@@ -71,6 +72,7 @@ def beale() -> Problem:
         x_star=((3.0, 0.5),),
         tags=frozenset({"valley"}),
         source="Beale (1958); sfu.ca/~ssurjano/beale.html",
+        x0=(1.0, 1.0),
     )
 
 
