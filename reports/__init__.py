@@ -4,6 +4,10 @@ Example:
     >>> import reports
     >>> reports.write(["runs/quick"], "runs/quick/report.html")  # doctest: +SKIP
 
+``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`. Several
+run directories combine into one report (each row labelled by its ``run``); the same
+optimizer from two runs or on two devices keeps its colour and differs by line style.
+
 Plot functions take the results table (docs/RESULTS.md) and return a matplotlib `Figure`
 (Agg backend); table functions return HTML strings; `render` assembles them and `write`
 loads run directories and writes the file.

@@ -236,7 +236,7 @@ def failures_table(results: pd.DataFrame, *, max_rows: int = MAX_FAILURE_ROWS) -
     groups = (
         runs.assign(reason=runs["reason"].fillna("").astype(str))
         .groupby(keys, sort=True, dropna=False)["seed"]
-        .apply(lambda s: ", ".join(str(int(v)) for v in sorted(s.unique())))
+        .apply(lambda s: ", ".join(f"{v:g}" for v in sorted(s.dropna().unique())))
         .reset_index()
     )
     head = "".join(f"<th>{esc(k)}</th>" for k in keys) + "<th>seeds</th>"
