@@ -52,5 +52,7 @@ class Constant:
         key = (x.device, x.dtype)
         value = self._cache.get(key)
         if value is None:
-            value = self._cache[key] = self.value.to(device=x.device, dtype=x.dtype)
+            # non_blocking: no explicit host synchronisation, even on a first call in a step loop
+            value = self.value.to(device=x.device, dtype=x.dtype, non_blocking=True)
+            self._cache[key] = value
         return value

@@ -100,9 +100,14 @@ def polish(problem: Problem, start: np.ndarray, steps: int = POLISH_STEPS) -> fl
     return best
 
 
+BUILT = {spec: problems.get(spec) for spec in SPECS}
+SEPARABLE = [spec for spec, p in BUILT.items() if "separable" in p.tags]
+CONVEX = [spec for spec, p in BUILT.items() if "convex" in p.tags]
+
+
 @pytest.fixture(scope="module", params=SPECS)
 def problem(request: pytest.FixtureRequest) -> Problem:
-    return problems.get(request.param)
+    return BUILT[request.param]
 
 
 def test_registry_has_the_catalogue() -> None:
@@ -175,6 +180,40 @@ def test_float32_matches_float64(problem: Problem) -> None:
     assert f32.dtype == torch.float32
     scale = f64.abs().max().item()
     torch.testing.assert_close(f32.double(), f64, rtol=1e-4, atol=1e-5 * max(scale, 1.0))
+
+
+def pairs(problem: Problem, n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(21)
+    return problem.sample(n, generator), problem.sample(n, generator)
+
+
+@pytest.mark.parametrize("spec", SEPARABLE)
+def test_separable_tag_holds(spec: str) -> None:
+    """Additively separable: swapping one coordinate between a and b keeps f(a) + f(b)."""
+    problem = BUILT[spec]
+    a, b = pairs(problem)
+    i = torch.arange(len(a)) % problem.dim
+    a_swapped, b_swapped = a.clone(), b.clone()
+    rows = torch.arange(len(a))
+    a_swapped[rows, i], b_swapped[rows, i] = b[rows, i], a[rows, i]
+    before = problem.loss(a) + problem.loss(b)
+    after = problem.loss(a_swapped) + problem.loss(b_swapped)
+    torch.testing.assert_close(after, before, rtol=1e-9, atol=1e-9 * before.abs().max().item())
+
+
+@pytest.mark.parametrize("spec", CONVEX)
+def test_convex_tag_holds(spec: str) -> None:
+    """Convex: ``f((a + b) / 2) <= (f(a) + f(b)) / 2`` on random pairs."""
+    problem = BUILT[spec]
+    a, b = pairs(problem)
+    mean = (problem.loss(a) + problem.loss(b)) / 2
+    assert bool((problem.loss((a + b) / 2) <= mean + 1e-9 * mean.abs().max()).all())
+
+
+def test_literature_starts() -> None:
+    assert problems.get("rosenbrock").x0 == (-1.2, 1.0)
+    assert problems.get("rosenbrock:dim=5").x0 is None
+    assert problems.get("beale").x0 == (1.0, 1.0)
 
 
 def test_start(problem: Problem) -> None:
