@@ -133,7 +133,7 @@ def render(
         target = (
             PREFERRED_TARGET
             if any(np.isclose(all_targets, PREFERRED_TARGET))
-            else chosen[len(chosen) // 2]
+            else (chosen or all_targets)[len(chosen or all_targets) // 2]
         )
     problems = sorted_unique(records(results, "checkpoint")["problem"])
     optimizers = dict(
@@ -271,7 +271,9 @@ def write(
     out: Path | str,
     *,
     labels: Sequence[str] | None = None,
-    **options: Any,
+    targets: Sequence[float] | None = None,
+    target: float | None = None,
+    tau_max: float = TAU_MAX,
 ) -> Path:
     """Load run directories, render their combined report and write it to `out`.
 
@@ -279,13 +281,15 @@ def write(
         run_dirs: one or more run directories (``parts/*.parquet`` and ``meta.json``).
         out: the HTML file to write (parent directories are created).
         labels: one label per run (default: meta's label or name, else the directory name).
-        **options: passed to `render` (``targets``, ``target``, ``tau_max``).
+        targets: the targets with a success-rate column (see `render`).
+        target: the target of the runtime columns, profiles and score (see `render`).
+        tau_max: the performance profile's range and the score's upper limit.
 
     Returns:
         The path written.
     """
     results, metas = load_runs(run_dirs, labels=labels)
-    page = render(results, metas, **options)
+    page = render(results, metas, targets=targets, target=target, tau_max=tau_max)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -463,3 +463,14 @@ def test_report_of_a_real_study(tmp_path: Path) -> None:
         assert cells[0] == str(row.n_seeds)
         assert cells[1].startswith(format(row.gap_median, ".3g"))
         assert cells[-2:] == [str(row.diverged), str(row.failed)]
+
+
+def test_chosen_targets_drive_the_columns(results: pd.DataFrame) -> None:
+    sphere = results[results["problem"] == "sphere:dim=10"]
+    page = reports.render(sphere, {"name": "t"}, targets=[1e-2, 1e-6], target=1e-6)
+    (rows,) = tables(page, "summary")
+    header = " ".join(rows[0])
+    assert "gap ≤ 0.01" in header
+    assert "gap ≤ 1e-06" in header
+    assert "steps to1e-06" in rows[0]  # "steps to<br>1e-06"
+    assert "gap ≤ 10" not in header
