@@ -134,6 +134,8 @@ def expected_running_time(
 def _runs(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """One row per run: status, total evaluations, final gap, time per step."""
     run_keys = [*keys, "seed"]
+    if "record" in df.columns:  # trajectory and grid rows are not runs
+        df = df[df["record"].isin(["checkpoint", "target"])]
     checkpoints = df[df["record"] == "checkpoint"] if "record" in df.columns else df
     runs = df.groupby(run_keys, sort=True, dropna=False).agg(status=("status", "first"))
     last = checkpoints.sort_values("step").groupby(run_keys, dropna=False).tail(1)

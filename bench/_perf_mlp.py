@@ -159,7 +159,7 @@ def mlp_speed_table(
     depth: int = 2,
     dtype: torch.dtype = torch.float32,
     warmup: int = 3,
-    repeats: int = 3,
+    repeats: int = 5,
 ) -> list[dict[str, object]]:
     """Milliseconds per seed-step of the five executions at each hidden width.
 
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     args = parser.parse_args(argv)
     if not args.json:

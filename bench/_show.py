@@ -15,8 +15,7 @@ __all__ = ["show_text", "summary_view"]
 
 def summary_view(frame: pd.DataFrame, targets: list[float]) -> pd.DataFrame:
     """The columns a reader needs first: median gap [IQR], success and time to each target."""
-    runs = frame[frame["record"].isin(["checkpoint", "target"])]
-    table = summary(runs, targets=targets)
+    table = summary(frame, targets=targets)
     view = pd.DataFrame({"problem": table["problem"], "optimizer": table["optimizer"]})
     if table["device"].nunique() > 1:
         view["device"] = table["device"]
