@@ -10,12 +10,15 @@ Every problem understands these options in `problems.get`:
   `Problem.loss` is unchanged, so ``f_star`` keeps its meaning.
 
 Example:
-    >>> import problems
+    >>> import problems, torch
     >>> p = problems.get("rastrigin:dim=3,instance=7,noise=0.1")
     >>> p.spec
     'rastrigin:dim=3,instance=7,noise=0.1'
-    >>> abs(p.loss(torch.tensor(p.x_star)).item() - p.f_star) < 1e-9
+    >>> x_star = torch.tensor(p.x_star, dtype=torch.float64)
+    >>> abs(p.loss(x_star).item() - p.f_star) < 1e-9
     True
+    >>> sorted(p.tags)
+    ['multimodal', 'stochastic']
 """
 
 from __future__ import annotations
@@ -31,14 +34,17 @@ from problems._problem import Problem, TrainLoss
 from problems.dims import Constant
 
 __all__ = [
+    "MAX_ROTATION_DIM",
     "NOISE_KINDS",
     "VARIANT_KEYS",
     "apply_variants",
     "box_defined",
+    "gaussian",
     "instance",
     "is_box_defined",
     "noisy",
     "random_rotation",
+    "row_keys",
     "shift_only",
     "split_variant_options",
 ]
