@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptbenchError as error:
         print(f"bench {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `bench show RUN | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted; finished cells are kept (resume with --resume)", file=sys.stderr)
         return 130
