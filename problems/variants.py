@@ -312,7 +312,8 @@ def noisy(problem: Problem, sigma: float, *, kind: str = "additive") -> Problem:
     ``additive``: ``f(x) + sigma z``; ``multiplicative``: ``f(x) (1 + sigma z)``, with
     ``z ~ N(0, 1)`` drawn per row and per step from the row's seed by a counter-based hash,
     so a row's noise depends only on its seed and the step (not on the batch it runs in)
-    and costs no host synchronisation. Additive noise does not change the gradient; it
+    and costs no host synchronisation. Multiplicative noise flips the sign of the loss where
+    ``1 + sigma z < 0`` (rare for sigma < 0.3). Additive noise does not change the gradient; it
     perturbs only what loss-based methods (random search, restarts) see. `Problem.loss`
     stays the clean function.
 
