@@ -19,7 +19,16 @@ from problems._spec import Spec
 __all__ = ["TAGS", "Problem", "TrainLoss"]
 
 TAGS = frozenset(
-    {"convex", "separable", "multimodal", "ill-conditioned", "valley", "plateau", "stochastic", "ml"}
+    {
+        "convex",
+        "separable",
+        "multimodal",
+        "ill-conditioned",
+        "valley",
+        "plateau",
+        "stochastic",
+        "ml",
+    }
 )
 
 TrainLoss = Callable[[Tensor, int], Tensor]

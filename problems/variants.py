@@ -39,6 +39,7 @@ __all__ = [
     "VARIANT_KEYS",
     "apply_variants",
     "box_defined",
+    "boxed",
     "gaussian",
     "instance",
     "is_box_defined",
@@ -68,10 +69,10 @@ def box_defined(name: str) -> str:
     """Mark `name` as a landscape whose ``f_star`` holds on its box only; return the name.
 
     Schwefel, Eggholder, Holder table and friends go lower outside their box, and periodic
-    ones (Shubert, Branin, Alpine N.1) repeat their minimisers there. Their instances evaluate
-    ``f(clip(y)) + |y - clip(y)|^2`` with ``y = Q (x - s)`` (the boundary penalty of
-    COCO/BBOB), so no point of the box beats ``f_star`` and the minimisers are exactly the
-    transformed ones. Use it inside the decorator: ``@register(box_defined("schwefel"))``.
+    ones (Shubert, Branin, Alpine N.1) repeat their minimisers there. They evaluate
+    ``f(clip(y)) + |y - clip(y)|^2`` (the boundary penalty of COCO/BBOB), with ``y = x`` for
+    the problem itself and ``y = Q (x - s)`` for its instances, so an optimizer that leaves
+    the box never beats ``f_star`` there and the minimisers are exactly the listed ones. Use it inside the decorator: ``@register(box_defined("schwefel"))``.
     """
     _BOX_DEFINED.add(name)
     return name
@@ -119,6 +120,8 @@ def apply_variants(problem: Problem, options: Mapping[str, object]) -> Problem:
     if "noise_kind" in options and "noise" not in options:
         msg = f"{problem.name}: noise_kind= needs noise=<sigma>"
         raise SpecError(msg)
+    if not has_instance and is_box_defined(problem.name):
+        problem = boxed(problem)
     if has_instance:
         problem = instance(
             problem,
@@ -130,6 +133,13 @@ def apply_variants(problem: Problem, options: Mapping[str, object]) -> Problem:
         kind = options.get("noise_kind", "additive")
         problem = noisy(problem, options["noise"], kind=kind)  # type: ignore[arg-type]
     return problem
+
+
+def boxed(problem: Problem) -> Problem:
+    """`problem` with the boundary penalty of `box_defined` outside its bounds, unmoved."""
+    lower, upper = problem.box()
+    identity = _Transform(None, torch.zeros_like(lower), lower, upper, penalty=True)
+    return problem.with_(fn=identity.wrap(problem.fn))
 
 
 def _flag(name: str, key: str, value: object) -> bool:
