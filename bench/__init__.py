@@ -5,34 +5,57 @@ Example:
     >>> study = bench.Study.from_toml("studies/quick.toml")        # doctest: +SKIP
     >>> bench.run_study(study, "runs/quick")                         # doctest: +SKIP
     >>> bench.load("runs/quick").groupby("optimizer")["gap"].median()  # doctest: +SKIP
+
+Names are imported on first use (PEP 562), so ``bench list`` and the engine start without
+pandas and pyarrow.
 """
 
 from __future__ import annotations
 
-from bench._cell import run_cell
-from bench._checkpoints import log_checkpoints
-from bench._engine import Trace, run_rows, starts
-from bench._metrics import ert, success_table, summary, wilson_interval
-from bench._runner import RunSummary, run_study
-from bench._store import StoreError, load, load_meta
-from bench._study import DEFAULT_TARGETS, Cell, Study
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "DEFAULT_TARGETS",
-    "Cell",
-    "RunSummary",
-    "StoreError",
-    "Study",
-    "Trace",
-    "ert",
-    "load",
-    "load_meta",
-    "log_checkpoints",
-    "run_cell",
-    "run_rows",
-    "run_study",
-    "starts",
-    "success_table",
-    "summary",
-    "wilson_interval",
-]
+_EXPORTS = {
+    "run_cell": "bench._cell",
+    "log_checkpoints": "bench._checkpoints",
+    "Trace": "bench._engine",
+    "run_rows": "bench._engine",
+    "starts": "bench._engine",
+    "ert": "bench._metrics",
+    "success_table": "bench._metrics",
+    "summary": "bench._metrics",
+    "wilson_interval": "bench._metrics",
+    "RunSummary": "bench._runner",
+    "run_study": "bench._runner",
+    "StoreError": "bench._store",
+    "load": "bench._store",
+    "load_meta": "bench._store",
+    "DEFAULT_TARGETS": "bench._study",
+    "Cell": "bench._study",
+    "Study": "bench._study",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    msg = f"module 'bench' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from bench._cell import run_cell
+    from bench._checkpoints import log_checkpoints
+    from bench._engine import Trace, run_rows, starts
+    from bench._metrics import ert, success_table, summary, wilson_interval
+    from bench._runner import RunSummary, run_study
+    from bench._store import StoreError, load, load_meta
+    from bench._study import DEFAULT_TARGETS, Cell, Study

@@ -190,7 +190,7 @@ def run_rows(
     best = torch.full((rows,), float("inf"), device=device, dtype=dtype)
     alive = torch.ones(rows, device=device, dtype=torch.bool)
     diverged_at = torch.full((rows,), -1, device=device, dtype=torch.int64)
-    step_counter = torch.zeros((rows, 1), device=device, dtype=torch.int64)
+    step_counter = torch.zeros((rows, 1), device=device, dtype=torch.int32)
 
     state = method.init(x0.clone(), ctx)
     counted = "evals" in state  # the method reports per-row evaluations of each step

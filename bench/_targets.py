@@ -15,7 +15,7 @@ from torch import Tensor
 
 __all__ = ["TargetTracker"]
 
-NEVER = torch.iinfo(torch.int64).max
+NEVER = torch.iinfo(torch.int32).max  # steps are counted in int32: 2^31 - 1 at most
 
 
 class TargetTracker:
@@ -25,18 +25,23 @@ class TargetTracker:
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         self.ascending = torch.tensor(self.targets[::-1], device=device, dtype=dtype)
         count = len(self.targets)
-        self.first = torch.full((rows, count + 1), NEVER, device=device, dtype=torch.int64)
+        self.first = torch.full((rows, count + 1), NEVER, device=device, dtype=torch.int32)
         self._count = count
 
     def update(self, value: Tensor, step: Tensor) -> None:
-        """Record that at `step` (``[R, 1]`` int64) the rows' monotone `value` was reached."""
+        """Record that at `step` (``[R, 1]`` int32) the rows' monotone `value` was reached."""
         below = torch.searchsorted(self.ascending, value.contiguous().unsqueeze(-1), right=False)
         reached = self._count - below.squeeze(-1)  # how many targets value <= t
         column = torch.where(reached > 0, reached - 1, self._count).unsqueeze(-1)
         self.first.scatter_reduce_(1, column, step, reduce="amin")
 
     def hits(self) -> Tensor:
-        """``[R, T]`` first-hit steps (``-1`` where never reached), targets loose -> tight."""
-        written = self.first[:, : self._count]
-        filled = torch.flip(torch.cummin(torch.flip(written, [1]), dim=1).values, [1])
-        return torch.where(filled == NEVER, -1, filled)
+        """``[R, T]`` first-hit steps (``-1`` where never reached), targets loose -> tight.
+
+        Computed in place, column by column (a reverse cumulative minimum), so that a million
+        rows need no ``[R, T]`` temporaries; the tracker is spent afterwards.
+        """
+        first = self.first[:, : self._count]
+        for j in range(self._count - 2, -1, -1):
+            torch.minimum(first[:, j], first[:, j + 1], out=first[:, j])
+        return first.masked_fill_(first == NEVER, -1)
