@@ -35,7 +35,25 @@ _EXPORTS = {
     "Study": "bench._study",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DEFAULT_TARGETS",
+    "Cell",
+    "RunSummary",
+    "StoreError",
+    "Study",
+    "Trace",
+    "ert",
+    "load",
+    "load_meta",
+    "log_checkpoints",
+    "run_cell",
+    "run_rows",
+    "run_study",
+    "starts",
+    "success_table",
+    "summary",
+    "wilson_interval",
+]
 
 
 def __getattr__(name: str) -> Any:

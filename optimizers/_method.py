@@ -41,8 +41,9 @@ class Context:
     def sample(self, n: int) -> Tensor:
         """``n`` points uniform in the problem's bounds, drawn on the device."""
         lower, upper = self.problem.box(self.device, self.dtype)
-        u = torch.rand(n, self.problem.dim, generator=self.generator, device=self.device,
-                       dtype=self.dtype)
+        u = torch.rand(
+            n, self.problem.dim, generator=self.generator, device=self.device, dtype=self.dtype
+        )
         return lower + u * (upper - lower)
 
 

@@ -60,7 +60,10 @@ def parse_value(text: str) -> Value:
 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses: ``"a,restarts(b,n=2)"`` -> ``["a", "restarts(b,n=2)"]``."""
+    """Split on `sep` outside parentheses.
+
+    Example: ``"a,restarts(b,n=2)"`` -> ``["a", "restarts(b,n=2)"]``.
+    """
     parts, depth, start = [], 0, 0
     for i, char in enumerate(text):
         depth += {"(": 1, ")": -1}.get(char, 0)

@@ -72,7 +72,8 @@ def box_defined(name: str) -> str:
     ones (Shubert, Branin, Alpine N.1) repeat their minimisers there. They evaluate
     ``f(clip(y)) + |y - clip(y)|^2`` (the boundary penalty of COCO/BBOB), with ``y = x`` for
     the problem itself and ``y = Q (x - s)`` for its instances, so an optimizer that leaves
-    the box never beats ``f_star`` there and the minimisers are exactly the listed ones. Use it inside the decorator: ``@register(box_defined("schwefel"))``.
+    the box never beats ``f_star`` there and the minimisers are exactly the listed ones.
+    Use it inside the decorator: ``@register(box_defined("schwefel"))``.
     """
     _BOX_DEFINED.add(name)
     return name

@@ -51,6 +51,10 @@ def test_list_optimizers_shows_defaults_and_spaces(capsys: pytest.CaptureFixture
 
 
 def test_python_dash_m_bench_works() -> None:
-    out = subprocess.run([sys.executable, "-m", "bench", "list", "--tag", "convex"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "list", "--tag", "convex"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "sphere" in out.stdout

@@ -28,15 +28,25 @@ CASES = [(p, o) for p in PROBLEMS for o in OPTIMIZERS]
 def _convergence(problem: problems.Problem, spec: str) -> dict[str, float]:
     method = optimizers.method(spec)
     x0 = bench.starts(method, problem, range(32), device=torch.device("cpu"), dtype=torch.float64)
-    trace = bench.run_rows(problem, method, x0, steps=500, checkpoints=log_checkpoints(500, 5),
-                           targets=[1e-4], warmup=0)
+    trace = bench.run_rows(
+        problem,
+        method,
+        x0,
+        steps=500,
+        checkpoints=log_checkpoints(500, 5),
+        targets=[1e-4],
+        warmup=0,
+    )
     gap = trace.best[-1] - (problem.f_star or 0.0)
-    return {"median_final_gap_500_steps": float(gap.median()),
-            "success_at_1e-4": float((trace.hits[:, 0] >= 0).double().mean())}
+    return {
+        "median_final_gap_500_steps": float(gap.median()),
+        "success_at_1e-4": float((trace.hits[:, 0] >= 0).double().mean()),
+    }
 
 
-@pytest.mark.parametrize(("problem_spec", "optimizer_spec"), CASES,
-                         ids=[f"{p}|{o}" for p, o in CASES])
+@pytest.mark.parametrize(
+    ("problem_spec", "optimizer_spec"), CASES, ids=[f"{p}|{o}" for p, o in CASES]
+)
 def test_batched_step(benchmark, problem_spec: str, optimizer_spec: str) -> None:
     problem = problems.get(problem_spec)
     config = optimizers.configure(optimizer_spec)
@@ -49,8 +59,9 @@ def test_batched_step(benchmark, problem_spec: str, optimizer_spec: str) -> None
         state["x"], state["opt"] = config.step(state["x"], grad, state["opt"])
 
     benchmark.group = problem_spec
-    benchmark.extra_info.update({"rows": ROWS, "dtype": "float32",
-                                 **_convergence(problem, optimizer_spec)})
+    benchmark.extra_info.update(
+        {"rows": ROWS, "dtype": "float32", **_convergence(problem, optimizer_spec)}
+    )
     benchmark(step)
     assert torch.isfinite(state["x"]).any()
 
@@ -64,9 +75,15 @@ def test_harness_throughput(benchmark, rows: int) -> None:
     steps = 200
 
     def run() -> bench.Trace:
-        return bench.run_rows(problem, method, x0, steps=steps,
-                              checkpoints=log_checkpoints(steps, 30),
-                              targets=list(bench.DEFAULT_TARGETS), warmup=0)
+        return bench.run_rows(
+            problem,
+            method,
+            x0,
+            steps=steps,
+            checkpoints=log_checkpoints(steps, 30),
+            targets=list(bench.DEFAULT_TARGETS),
+            warmup=0,
+        )
 
     benchmark.group = "harness"
     benchmark.extra_info.update({"rows": rows, "steps": steps})
