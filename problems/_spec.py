@@ -27,7 +27,7 @@ class Spec:
     """
 
     name: str
-    options: Mapping[str, Value] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
     inner: tuple[str, ...] = ()
 
     def __str__(self) -> str:
