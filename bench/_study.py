@@ -203,7 +203,7 @@ class Study:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Study:
-        """Read a study file; errors name the file (and the line, for TOML syntax errors)."""
+        """Read a study file; errors name the file and, where it can be found, the line."""
         path = Path(path)
         try:
             text = path.read_text()
@@ -215,7 +215,10 @@ class Study:
         except tomllib.TOMLDecodeError as error:
             msg = f"{path}: invalid TOML: {error}"
             raise SpecError(msg) from None
-        study = cls.from_dict(data, source=str(path))
+        try:
+            study = cls.from_dict(data, source=str(path))
+        except SpecError as error:
+            raise SpecError(_with_line(str(error), str(path), text)) from None
         study.validate_lines(text)
         return study
 
@@ -231,6 +234,20 @@ class Study:
                         msg = str(error).replace(f"{self.source}: ", f"{self.source}:{number}: ", 1)
                         raise type(error)(msg) from None
             raise
+
+
+def _with_line(message: str, source: str, text: str) -> str:
+    """Point `message` (``"<source>: <key> ..."``) at the line of `text` that sets the key."""
+    prefix = f"{source}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    words = re.findall(r"[A-Za-z_]+", rest.replace("unknown key", ""))
+    for key in [w for w in words if w in KEYS][:1] + re.findall(r"'([^']+)'", rest)[:1]:
+        for number, line in enumerate(text.splitlines(), 1):
+            if re.match(rf"\s*{re.escape(key)}\s*=", line):
+                return f"{source}:{number}: {rest}"
+    return message
 
 
 def _check_device(device: str, where: str) -> None:

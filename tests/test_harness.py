@@ -216,7 +216,12 @@ def test_bad_study_file_names_file_and_line(
     assert f"{path}:4:" in err and "adam" in err
     path.write_text('name = "x"\nstepz = 10\nproblems = ["sphere"]\noptimizers = ["sgd"]\n')
     assert cli(["run", str(path), "--quiet"]) == 2
-    assert "did you mean 'steps'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{path}:2: unknown key 'stepz'" in err
+    assert "did you mean 'steps'" in err
+    path.write_text('name = "x"\nproblems = ["sphere"]\noptimizers = ["sgd"]\nsteps = 0\n')
+    assert cli(["run", str(path), "--quiet"]) == 2
+    assert f"{path}:4: steps must be a positive integer, got 0" in capsys.readouterr().err
     path.write_text('name = "x"\nsteps = = 10\n')
     assert cli(["run", str(path), "--quiet"]) == 2
     assert "line 2" in capsys.readouterr().err
