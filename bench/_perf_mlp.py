@@ -28,6 +28,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -70,6 +71,15 @@ def _adam(lr: float = LR, betas: tuple[float, float] = (0.9, 0.999), eps: float 
     return step
 
 
+def _batches(
+    p: MLPProblem, seeds: Sequence[int], device: torch.device, dtype: torch.dtype
+) -> MinibatchLoss:
+    """The problem's per-seed batch orders (`MinibatchLoss.indices`), shared by every variant."""
+    order = p.train_loss(seeds, device, dtype)
+    assert isinstance(order, MinibatchLoss)
+    return order
+
+
 def _time_plain(
     p: MLPProblem,
     seeds: Sequence[int],
@@ -79,15 +89,7 @@ def _time_plain(
     dtype: torch.dtype,
 ) -> float:
     X, y, _, _ = p.data_tensors(device, dtype)
-    order = MinibatchLoss(
-        p.data,
-        p.widths,
-        seeds,
-        batch=p.batch,
-        execution="batched",  # type: ignore[arg-type]
-        device=device,
-        dtype=dtype,
-    )
+    order = _batches(p, seeds, device, dtype)
     elapsed = 0.0
     for r, seed in enumerate(seeds):
         with torch.random.fork_rng(devices=[]):
@@ -113,15 +115,7 @@ def _vmap_loss(
 ) -> Callable[[Tensor, int], Tensor]:
     """Rows' minibatch MSE through ``vmap(functional_call)`` over an ``nn.Sequential``."""
     X, y, _, _ = p.data_tensors(device, dtype)
-    order = MinibatchLoss(
-        p.data,
-        p.widths,
-        seeds,
-        batch=p.batch,
-        execution="batched",  # type: ignore[arg-type]
-        device=device,
-        dtype=dtype,
-    )
+    order = _batches(p, seeds, device, dtype)
     module = sequential_module(p.widths).to(device="meta")
     names = [name for name, _ in module.named_parameters()]
 
@@ -192,14 +186,14 @@ def mlp_speed_table(
             ]
         )
         timers: dict[str, Callable[[], float]] = {
-            "plain": lambda p=p: _time_plain(p, row_seeds, steps, warmup, dev, dtype),
-            "vmap": lambda p=p, x0=x0: _time_rows(
-                _vmap_loss(p, row_seeds, dev, dtype), x0, steps, warmup, dev
+            "plain": partial(_time_plain, p, row_seeds, steps, warmup, dev, dtype),
+            "vmap": partial(
+                _time_rows, _vmap_loss(p, row_seeds, dev, dtype), x0, steps, warmup, dev
             ),
         }
         for e, q in built.items():
-            timers[e] = lambda q=q, x0=x0: _time_rows(
-                q.train_loss(row_seeds, dev, dtype), x0, steps, warmup, dev
+            timers[e] = partial(
+                _time_rows, q.train_loss(row_seeds, dev, dtype), x0, steps, warmup, dev
             )
         best = {name: float("inf") for name in VARIANTS}
         for _ in range(repeats):

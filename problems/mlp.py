@@ -8,11 +8,12 @@ parameters of ``nn.Sequential(Linear, ReLU, ..., Linear)`` are one reshape apart
 Data are synthetic and seeded, nothing is downloaded (`MLPData`):
 
 * inputs ``x = z A / sqrt(k)`` with ``z ~ N(0, I_k)`` and a fixed ``A ~ N(0, 1)^{k x inputs}``:
-  Gaussian, unit variance per feature, intrinsic dimension ``k = latent`` (default 16), so a
-  thousand samples are enough to learn the task;
-* targets ``y = t(x) + noise * eps`` with ``eps ~ N(0, 1)`` and ``t`` a fixed random teacher of the
-  student's own architecture (He-normal weights ``N(0, 2 / fan_in)``, the last layer
-  ``N(0, 1 / fan_in)``, zero biases), standardised to mean 0 and variance 1 over all samples.
+  Gaussian, unit variance per feature, intrinsic dimension ``k = latent`` (default
+  ``min(16, inputs)``), so a thousand samples are enough to learn the task;
+* targets ``y = t(x) + label_noise * eps`` with ``eps ~ N(0, 1)`` and ``t`` a fixed random
+  teacher of the student's own architecture (He-normal weights ``N(0, 2 / fan_in)``, the last
+  layer ``N(0, 1 / fan_in)``, zero biases), standardised to mean 0 and variance 1 over all
+  samples.
 
 So the held-out loss of the best possible predictor is the noise variance ``label_noise**2``
 (`MLPProblem.noise_floor`), and predicting the training-target mean gives
@@ -419,7 +420,7 @@ def mlp_regression(
     n_test: int = 1024,
     batch: int = 64,
     label_noise: float = 0.1,
-    latent: int = 16,
+    latent: int | None = None,
     data_seed: int = 0,
     execution: str = "auto",
 ) -> MLPProblem:
@@ -439,7 +440,8 @@ def mlp_regression(
         batch: minibatch size.
         label_noise: standard deviation of the Gaussian noise on the targets. (Not ``noise``:
             that name is the catalogue's noisy-evaluation variant for every problem.)
-        latent: intrinsic dimension of the inputs (see the module docstring).
+        latent: intrinsic dimension of the inputs (see the module docstring); default
+            ``min(16, inputs)``.
         data_seed: seeds the data set and the teacher.
         execution: ``auto``, ``batched`` or ``sequential`` (see `batched_for`).
 
@@ -449,6 +451,7 @@ def mlp_regression(
     Source: the teacher-student regression setting (Gardner & Derrida 1989; Saad & Solla 1995),
     here with ``nn.Linear``'s default initialisation and a ``DataLoader``-exact data order.
     """
+    latent = min(16, inputs) if latent is None else latent
     for name, value, low in (
         ("inputs", inputs, 1),
         ("hidden", hidden, 1),
