@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from bench._allocator import keep_freed_memory
 from bench._targets import TargetTracker
 from optimizers import Context, Method
 from problems import Problem
@@ -154,6 +155,7 @@ def run_rows(
         check_sync: on CUDA, make any host synchronisation between checkpoints an error
             (``torch.cuda.set_sync_debug_mode("error")``); used by the tests.
     """
+    keep_freed_memory()
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
     row_seeds = list(range(rows)) if row_seeds is None else list(row_seeds)
@@ -231,13 +233,11 @@ def run_rows(
     guard.on()
     for k in range(1, steps + 1):
         current[0] = k - 1
-        previous_x = state["x"]
         state = method.step(state, objective, ctx)
         loss = state["loss"]
         finite = torch.isfinite(loss)
         diverged_at = torch.where(alive & ~finite, k, diverged_at)
         alive = alive & finite
-        state["x"] = torch.where(alive.unsqueeze(-1), state["x"], previous_x)
         if counted:
             evals_total += state["evals"]
         if not stochastic:

@@ -86,8 +86,9 @@ class Optimizer:
     Attributes:
         name: kebab-case name (``"adam"``).
         init: ``x -> state``.
-        step: ``(x, grad, state, hp) -> (x, state)``; must not mutate its inputs' storage
-            in a way the caller can see, nor synchronise with the host.
+        step: ``(x, grad, state, hp) -> (x, state)``; must not mutate ``x`` or ``grad`` nor
+            synchronise with the host. The state is the optimizer's own: it may be updated
+            in place (as torch.optim does), so callers use the state the step returns.
         defaults: every hyperparameter with its default value.
         rules: allowed interval per hyperparameter (checked at `configure`).
         space: Optuna search ranges (at least ``lr``).

@@ -78,15 +78,18 @@ def adam_step(
             x = x * (1 - lr * as_rows(wd, x))
         else:
             grad = add_scaled(grad, as_rows(wd, x), x)
-    exp_avg = torch.lerp(state["exp_avg"], grad, 1 - beta1)
-    exp_avg_sq = torch.addcmul(beta2 * state["exp_avg_sq"], (1 - beta2) * grad, grad)
+    # The moments are the optimizer's own state, so they update in place (as torch does):
+    # at R networks of a million parameters each, every avoided temporary is a pass over
+    # memory. The order of operations, and so the rounding, is the out-of-place formula's.
+    exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)
+    exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_((1 - beta2) * grad, grad)
     new: State = {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq, "step": t}
     second = exp_avg_sq
     if amsgrad:
         second = new["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], exp_avg_sq)
     step_size = (lr / (1 - beta1**t)).to(x.dtype)  # .to: a no-op unless x is 16-bit
-    denom = second.sqrt() / ((1 - beta2**t) ** 0.5).to(x.dtype) + as_rows(hp["eps"], x)
-    return x - step_size * exp_avg / denom, new
+    denom = second.sqrt().div_(((1 - beta2**t) ** 0.5).to(x.dtype)).add_(as_rows(hp["eps"], x))
+    return x - (exp_avg * step_size).div_(denom), new
 
 
 def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:

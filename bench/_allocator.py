@@ -1,0 +1,37 @@
+"""Keep glibc from returning big tensors' memory to the OS after every step.
+
+glibc serves allocations above its mmap threshold (at most 32 MB) with fresh ``mmap`` pages
+and unmaps them on free, so a step loop that makes new ``[R, P]`` tensors (an MLP's
+parameters, R networks at once) page-faults its whole working set in again on every step:
+measured on 2 cores with 8 networks of width 1000, 36 ms per network-step instead of 13.
+`keep_freed_memory` sets ``M_MMAP_MAX = 0`` and a large ``M_TRIM_THRESHOLD`` (the same as the
+environment variables ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...``), so freed blocks stay
+in the heap and are reused. It changes nothing on other platforms or C libraries.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+__all__ = ["keep_freed_memory"]
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_done = False
+
+
+def keep_freed_memory() -> bool:
+    """Tune glibc's malloc once per process; True when it applied."""
+    global _done
+    if _done or not sys.platform.startswith("linux"):
+        return _done
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    _done = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return _done
