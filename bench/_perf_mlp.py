@@ -9,7 +9,9 @@ c. ``batched``: all seeds as rows, stacked weights and ``torch.baddbmm`` (the pr
    ``execution=batched``);
 d. ``sequential``: the problem's ``execution=sequential`` (rows one after another, plain
    ``F.linear``, one autograd graph);
-e. ``auto``: what the problem's ``execution=auto`` picks on this device (`batched_for`).
+e. ``auto``: what the problem's ``execution=auto`` picks on this device (`batched_for`);
+f. ``harness``: the whole harness (`bench.run_rows` with optimbench's ``adam``, divergence
+   marking, checkpoints at the first and last step), on the ``auto`` problem.
 
 b to e update all rows at once with the same elementwise Adam (`_adam`, torch.optim.Adam's
 defaults); every variant draws each seed's batches in the same DataLoader order, gathered by
@@ -18,7 +20,7 @@ seed-step (one network, one step); ``ratio`` is the speed-up over ``plain``
 (``plain_ms / variant_ms``, above 1 is faster). Warm-up steps are excluded; each variant is
 timed ``repeats`` times, interleaved, and the fastest is kept (the machine is shared).
 
-Run ``python -m bench._perf_mlp`` (``--help`` for options); docs/perf_mlp.md has a table.
+Run ``python -m bench._perf_mlp`` (``--help`` for options); docs/PERFORMANCE.md has a table.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ import torch
 from torch import Tensor
 
 import problems
+from bench._allocator import keep_freed_memory
 from problems.mlp import MinibatchLoss, MLPProblem, batched_for, sequential_module, unflatten
 
 __all__ = ["mlp_speed_table"]
 
 LR = 1e-3
-VARIANTS = ("plain", "vmap", "batched", "sequential", "auto")
+VARIANTS = ("plain", "vmap", "batched", "sequential", "auto", "harness")
 
 
 def _sync(device: torch.device) -> None:
@@ -148,6 +151,21 @@ def _time_rows(
     return time.perf_counter() - begin
 
 
+def _time_harness(p: MLPProblem, x0: Tensor, steps: int, warmup: int) -> float:
+    import optimizers
+    from bench._engine import run_rows
+
+    trace = run_rows(
+        p,
+        optimizers.method(f"adam:lr={LR}"),
+        x0.clone(),
+        steps=steps,
+        checkpoints=[0, steps],
+        warmup=warmup,
+    )
+    return trace.time_s[-1]
+
+
 def mlp_speed_table(
     widths: Sequence[int] = (64, 256, 1000),
     seeds: int = 8,
@@ -191,6 +209,7 @@ def mlp_speed_table(
                 _time_rows, _vmap_loss(p, row_seeds, dev, dtype), x0, steps, warmup, dev
             ),
         }
+        timers["harness"] = partial(_time_harness, p, x0, steps, warmup)
         for e, q in built.items():
             timers[e] = partial(
                 _time_rows, q.train_loss(row_seeds, dev, dtype), x0, steps, warmup, dev
@@ -240,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the harness does; every variant runs under the same allocator
     if not args.json:
         print(
             f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
