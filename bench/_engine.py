@@ -20,6 +20,7 @@ from torch import Tensor
 from bench._allocator import keep_freed_memory
 from bench._targets import TargetTracker
 from optimizers import Context, Method
+from optimizers._method import uniform_starts
 from problems import Problem
 
 __all__ = ["Trace", "make_objective", "run_rows", "starts"]
@@ -84,7 +85,7 @@ def starts(
     """
     rule = getattr(method, "starts", None)
     if rule is None and uniform and problem.x0 is not None:
-        rule = lambda p, n, g, device, dtype: p.sample(n, g, device=device, dtype=dtype)  # noqa: E731
+        rule = uniform_starts
     rows = []
     for seed in seeds:
         generator = torch.Generator().manual_seed(int(seed))

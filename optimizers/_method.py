@@ -18,7 +18,7 @@ from torch import Tensor
 from optimizers._optimizer import Config
 from problems import Problem
 
-__all__ = ["Context", "Method", "Objective", "local"]
+__all__ = ["Context", "Method", "Objective", "local", "uniform_starts"]
 
 Objective = Callable[[Tensor, bool], tuple[Tensor, Tensor | None]]
 """``objective(x, need_grad) -> (loss[R], grad[R, d] or None)``; one evaluation per row."""
@@ -94,6 +94,20 @@ class Local:
         assert grad is not None
         x, opt = self.config.step(state["x"], grad, state["opt"])
         return {"x": x, "opt": opt, "loss": loss}
+
+
+def uniform_starts(
+    problem: Problem,
+    n: int,
+    generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
+    """``n`` starts uniform in the box from the seed's CPU generator (never a literature x0).
+
+    The start rule of global-search methods (``starts = staticmethod(uniform_starts)``).
+    """
+    return problem.sample(n, generator, device=device, dtype=dtype)
 
 
 def local(config: Config) -> Local:

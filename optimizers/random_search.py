@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from optimizers._catalogue import WRAPPERS
-from optimizers._method import Context, MethodState, Objective
-from problems import Problem, SpecError
+from optimizers._method import Context, MethodState, Objective, uniform_starts
+from problems import SpecError
 
 __all__ = ["RandomSearch", "random_search"]
 
@@ -56,16 +56,7 @@ class RandomSearch:
     def hp(self) -> dict[str, float]:
         return {"batch": float(self.batch)}
 
-    def starts(
-        self,
-        problem: Problem,
-        n: int,
-        generator: torch.Generator | None,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float64,
-    ) -> Tensor:
-        """First samples: ``n`` points uniform in the box (never the literature's x0)."""
-        return problem.sample(n, generator, device=device, dtype=dtype)
+    starts = staticmethod(uniform_starts)
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
         best = torch.full((x0.shape[0],), float("inf"), device=x0.device, dtype=x0.dtype)

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from optimizers._catalogue import WRAPPERS, parse
-from optimizers._method import Context, Method, MethodState, Objective
-from problems import Problem, Spec, SpecError
+from optimizers._method import Context, Method, MethodState, Objective, uniform_starts
+from problems import Spec, SpecError
 
 __all__ = ["MODES", "Restarts", "restarts"]
 
@@ -114,16 +114,7 @@ class Restarts:
         own = {k: float(v) for k, v in self.options.items() if k != "mode"}
         return {**self.local.hp, **own}
 
-    def starts(
-        self,
-        problem: Problem,
-        n: int,
-        generator: torch.Generator | None,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float64,
-    ) -> Tensor:
-        """``n`` starts uniform in the box from the seed's CPU generator (not the default x0)."""
-        return problem.sample(n, generator, device=device, dtype=dtype)
+    starts = staticmethod(uniform_starts)
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
         inner = self.local.init(x0, ctx)
