@@ -82,14 +82,18 @@ def adam_step(
     # at R networks of a million parameters each, every avoided temporary is a pass over
     # memory. The order of operations, and so the rounding, is the out-of-place formula's.
     exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)
-    exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_((1 - beta2) * grad, grad)
+    if isinstance(beta2, Tensor):  # per-row beta2: the factor is a tensor
+        exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_((1 - beta2) * grad, grad)
+    else:  # the same rounding, without a full-size temporary
+        exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
     new: State = {"exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq, "step": t}
     second = exp_avg_sq
     if amsgrad:
         second = new["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], exp_avg_sq)
     step_size = (lr / (1 - beta1**t)).to(x.dtype)  # .to: a no-op unless x is 16-bit
     denom = second.sqrt().div_(((1 - beta2**t) ** 0.5).to(x.dtype)).add_(as_rows(hp["eps"], x))
-    return x - (exp_avg * step_size).div_(denom), new
+    update = torch.div(exp_avg, denom, out=denom)  # m / denom, as torch's addcdiv orders it
+    return x - update.mul_(step_size), new
 
 
 def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
