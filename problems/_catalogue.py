@@ -20,9 +20,9 @@ def get(spec: str | Spec, **options: object) -> Problem:
     """
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     merged = {**parsed.options, **options}
-    from problems.variants import apply_variants, split_variant_options
+    from problems.variants import VARIANT_KEYS, apply_variants, split_variant_options
 
     base_options, variant_options = split_variant_options(merged)
-    problem = PROBLEMS.create(Spec(parsed.name, base_options))
+    problem = PROBLEMS.create(Spec(parsed.name, base_options), also=VARIANT_KEYS)
     problem = problem.with_(options={**base_options})
     return apply_variants(problem, variant_options)

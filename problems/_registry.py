@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-from problems._errors import SpecError, unknown
+from problems._errors import SpecError, closest, unknown
 from problems._spec import Spec, parse_spec
 
 __all__ = ["Registry"]
@@ -56,8 +56,12 @@ class Registry(Generic[T]):
         except KeyError:
             raise unknown(self.kind, name, self._factories) from None
 
-    def create(self, spec: str | Spec, **options: object) -> T:
-        """Build an entry from a spec string (``"rastrigin:dim=10"``) and/or keyword options."""
+    def create(self, spec: str | Spec, *, also: Sequence[str] = (), **options: object) -> T:
+        """Build an entry from a spec string (``"rastrigin:dim=10"``) and/or keyword options.
+
+        `also` names options understood elsewhere (a problem's variants), listed in the error
+        for an unknown option.
+        """
         parsed = parse_spec(spec) if isinstance(spec, str) else spec
         factory = self.factory(parsed.name)
         kwargs = {**parsed.options, **options}
@@ -66,9 +70,11 @@ class Registry(Generic[T]):
             allowed = [k for k, p in params.items() if p.kind is not p.VAR_POSITIONAL]
             for key in kwargs:
                 if key not in allowed:
+                    near = closest(key, [*allowed, *also])
+                    hint = f" (did you mean {near!r}?)" if near else ""
                     msg = (
-                        f"{self.kind} {parsed.name!r} has no option {key!r}; "
-                        f"allowed: {', '.join(allowed) or 'none'}"
+                        f"{self.kind} {parsed.name!r} has no option {key!r}{hint}; "
+                        f"allowed: {', '.join([*allowed, *also]) or 'none'}"
                     )
                     raise SpecError(msg)
         return factory(**kwargs)

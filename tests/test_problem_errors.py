@@ -88,3 +88,11 @@ def test_condition_bounds_are_accepted() -> None:
     torch.testing.assert_close(p.loss(x), torch.tensor([1.0, 1e4, 1e8], dtype=torch.float64))
     assert "ill-conditioned" in p.tags
     assert "ill-conditioned" not in problems.get("ellipsoid:dim=3,condition=10").tags
+
+
+def test_unknown_option_suggests_the_closest_and_lists_variants() -> None:
+    with pytest.raises(problems.SpecError) as error:
+        problems.get("rastrigin:dimm=3")
+    message = str(error.value)
+    assert "did you mean 'dim'?" in message
+    assert "instance" in message
