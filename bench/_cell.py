@@ -126,7 +126,7 @@ def _table(
         "dim": problem.dim,
         "tags": ",".join(sorted(problem.tags)),
         "f_star": f_star,
-        "optimizer_name": _name(cell.optimizer),
+        "optimizer_name": optimizers.parse(cell.optimizer).name,
         "warmup_s": trace.warmup_s,
         "step_time_s": step_time,
         "evals_per_step": per_eval,
@@ -248,7 +248,3 @@ def _grid(problem: problems.Problem) -> pd.DataFrame:
             "loss": values.numpy(),
         }
     )
-
-
-def _name(spec: str) -> str:
-    return spec.split("(")[0].split(":")[0] if "(" in spec.split(":")[0] else spec.split(":")[0]
