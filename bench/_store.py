@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from problems import OptbenchError
+from problems import StoreError
 
 __all__ = [
     "RECORDS",
@@ -28,10 +28,6 @@ __all__ = [
 ]
 
 RECORDS = ("checkpoint", "target", "trajectory", "grid")
-
-
-class StoreError(OptbenchError, ValueError):
-    """A run directory or one of its files cannot be read; the message names the file."""
 
 
 def _parts(run_dir: Path) -> Path:

@@ -20,7 +20,7 @@ import torch
 
 import optimizers
 import problems
-from problems import OptbenchError, Spec, SpecError
+from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +29,6 @@ else:  # pragma: no cover
 
 __all__ = ["DEFAULT_TARGETS", "Cell", "Study"]
 
-DEFAULT_TARGETS = (1e1, 1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 KEYS = {
     "name",

@@ -1,5 +1,10 @@
 """The catalogue of loss landscapes: the `Problem` type, a registry, one module per family.
 
+The bottom layer of optbench. The error family and the spec grammar import nothing heavy, so
+the reading side (``reports``, ``bench show``) can use them without torch; the catalogue
+itself (`Problem`, `get`, `PROBLEMS` and the families that fill it) loads on first use
+(PEP 562).
+
 Example:
     >>> import problems
     >>> p = problems.get("rastrigin:dim=10")
@@ -9,20 +14,29 @@ Example:
 
 from __future__ import annotations
 
-from problems import (
-    classic2d,  # noqa: F401  (registers its problems)
-    convex,  # noqa: F401  (registers its problems)
-    mlp,  # noqa: F401
-    multimodal,  # noqa: F401  (registers its problems)
-    valleys,  # noqa: F401  (registers its problems)
-)
-from problems._catalogue import PROBLEMS, get, register
-from problems._errors import OptbenchError, SpecError, UnknownNameError
-from problems._problem import TAGS, Problem, TrainLoss
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from problems._errors import OptbenchError, SpecError, StoreError, UnknownNameError, closest
 from problems._registry import Registry
-from problems._spec import Spec, parse_spec, split_top_level
+from problems._spec import Spec, format_value, parse_spec, parse_value, split_top_level
+from problems._targets import DEFAULT_TARGETS
+
+FAMILIES = ("classic2d", "convex", "mlp", "multimodal", "valleys")
+"""The modules whose decorators fill `PROBLEMS`."""
+
+_LAZY = {
+    "PROBLEMS": "problems._catalogue",
+    "get": "problems._catalogue",
+    "register": "problems._catalogue",
+    "TAGS": "problems._problem",
+    "Problem": "problems._problem",
+    "TrainLoss": "problems._problem",
+}
 
 __all__ = [
+    "DEFAULT_TARGETS",
+    "FAMILIES",
     "PROBLEMS",
     "TAGS",
     "OptbenchError",
@@ -30,10 +44,36 @@ __all__ = [
     "Registry",
     "Spec",
     "SpecError",
+    "StoreError",
     "TrainLoss",
     "UnknownNameError",
+    "closest",
+    "format_value",
     "get",
     "parse_spec",
+    "parse_value",
     "register",
     "split_top_level",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        for family in FAMILIES:  # the catalogue is only whole with every family registered
+            importlib.import_module(f"problems.{family}")
+        globals()[name] = value
+        return value
+    if name in (*FAMILIES, "dims", "variants"):
+        return importlib.import_module(f"problems.{name}")
+    msg = f"module 'problems' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+if TYPE_CHECKING:
+    from problems._catalogue import PROBLEMS, get, register
+    from problems._problem import TAGS, Problem, TrainLoss

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["OptbenchError", "SpecError", "UnknownNameError", "closest"]
+__all__ = ["OptbenchError", "SpecError", "StoreError", "UnknownNameError", "closest"]
 
 
 class OptbenchError(Exception):
@@ -14,6 +14,10 @@ class OptbenchError(Exception):
 
 class SpecError(OptbenchError, ValueError):
     """A value is out of range or a spec cannot be parsed; the message names the bad value."""
+
+
+class StoreError(OptbenchError, ValueError):
+    """A run directory or one of its files cannot be read or written; the message names it."""
 
 
 class UnknownNameError(OptbenchError, KeyError):
