@@ -235,7 +235,7 @@ def run_rows(
         state = method.step(state, objective, ctx)
         loss = state["loss"]
         finite = torch.isfinite(loss)
-        diverged_at = torch.where(alive & ~finite, k, diverged_at)
+        diverged_at = diverged_at.masked_fill(alive & ~finite, k)
         alive = alive & finite
         if counted:
             evals_total += state["evals"]

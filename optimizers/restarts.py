@@ -181,7 +181,7 @@ class Restarts:
         threshold = torch.where(torch.isfinite(ref), ref - self.tol * ref.abs(), ref)
         improved = loss < threshold
         ref = torch.where(improved, loss, ref)
-        stall = torch.where(improved, 0, state["stall"] + 1)
+        stall = (state["stall"] + 1).masked_fill_(improved, 0)
         stalled = (stall >= self.window) | ~torch.isfinite(loss)
         stalled |= ~torch.isfinite(inner["x"]).all(dim=-1)
         if grad is not None:
@@ -189,8 +189,8 @@ class Restarts:
         fresh: _Fresh = state["fresh"]
         inner = fresh.blend(stalled, inner, ctx.sample(loss.shape[0]), ctx)
         new["inner"], new["x"], new["fresh"] = inner, inner["x"], fresh
-        new["ref"] = torch.where(stalled, math.inf, ref)
-        new["stall"] = torch.where(stalled, 0, stall)
+        new["ref"] = ref.masked_fill(stalled, math.inf)
+        new["stall"] = stall.masked_fill_(stalled, 0)
         new["restarts"] = state["restarts"] + stalled.to(torch.int64)
 
 

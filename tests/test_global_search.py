@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -195,7 +196,7 @@ def test_every_wrapper_searches_and_counts(name: str) -> None:
     if "evals" not in state:
         assert objective.evals == steps * x0.shape[0] * method.info.evals_per_step
     assert float(losses.min()) < float(losses[0].min())  # the search found better points
-    for earlier, later in zip(history, history[1:]):
+    for earlier, later in itertools.pairwise(history):
         if "best_loss" in later:
             assert bool((later["best_loss"] <= earlier["best_loss"]).all())
 

@@ -313,23 +313,6 @@ def test_spec_validation_messages() -> None:
         _study(dtype="float16")
 
 
-@pytest.mark.cuda
-def test_no_host_sync_between_checkpoints_on_cuda() -> None:
-    problem = problems.get("sphere:dim=2")
-    method = optimizers.method("adam:lr=0.01")
-    x0 = problem.sample(1000, torch.Generator().manual_seed(0), device="cuda")
-    trace = bench.run_rows(
-        problem,
-        method,
-        x0,
-        steps=200,
-        checkpoints=log_checkpoints(200, 5),
-        targets=list(bench.DEFAULT_TARGETS),
-        check_sync=True,
-    )
-    assert trace.checkpoints[-1] == 200
-
-
 def test_changed_study_moves_old_cells_aside_and_loses_nothing(tmp_path: Path) -> None:
     bench.run_study(_study(), tmp_path, quiet=True)
     bench.run_study(_study(optimizers=["sgd:lr=0.1", "sgd:lr=0.2"]), tmp_path, quiet=True)
