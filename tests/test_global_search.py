@@ -154,6 +154,21 @@ def test_a_wrapper_spec_is_parsed_once_into_one_value() -> None:
     assert optimizers.method(parsed).info.label == "restarts(adam:lr=0.05,eps=1e-06,n=32)"
 
 
+def test_building_a_method_parses_each_spec_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimizers._catalogue as catalogue
+
+    seen: list[str] = []
+
+    def counting(text: str) -> Spec:
+        seen.append(text)
+        return problems.parse_spec(text)
+
+    monkeypatch.setattr(catalogue, "parse_spec", counting)
+    method = optimizers.method("restarts(adam:lr=0.05,n=32)")
+    assert seen == ["restarts(adam:lr=0.05,n=32)", "adam:lr=0.05"]  # the outer, then its inner
+    assert method.info.name == "restarts"  # the optimizer_name column, from the built method
+
+
 # --- every registered wrapper -------------------------------------------------------------
 
 WRAPPER_SPECS = {name: f"{name}(adam:lr=0.05)" for name in optimizers.WRAPPERS.names()}
