@@ -19,6 +19,7 @@ _EXPORTS = {
     "run_cell": "bench._cell",
     "log_checkpoints": "bench._checkpoints",
     "Trace": "bench._engine",
+    "make_objective": "bench._engine",
     "run_rows": "bench._engine",
     "starts": "bench._engine",
     "ert": "bench._metrics",
@@ -46,6 +47,7 @@ __all__ = [
     "load",
     "load_meta",
     "log_checkpoints",
+    "make_objective",
     "run_cell",
     "run_rows",
     "run_study",
@@ -72,7 +74,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from bench._cell import run_cell
     from bench._checkpoints import log_checkpoints
-    from bench._engine import Trace, run_rows, starts
+    from bench._engine import Trace, make_objective, run_rows, starts
     from bench._metrics import ert, success_table, summary, wilson_interval
     from bench._runner import RunSummary, run_study
     from bench._store import StoreError, load, load_meta

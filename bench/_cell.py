@@ -42,7 +42,7 @@ def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> 
             dtype=dtype,
             uniform=study.start == "uniform",
         )
-        n = method.starts_per_seed
+        n = method.info.starts_per_seed
         row_seeds = [s for s in study.seeds for _ in range(n)]
         traced = min(TRACED_SEEDS, len(study.seeds)) * n if problem.dim == 2 else 0
         trace = run_rows(
@@ -98,8 +98,9 @@ def _table(
     cell: Cell, problem: problems.Problem, method: optimizers.Method, trace: Trace
 ) -> pd.DataFrame:
     seeds = np.asarray(cell.study.seeds)
-    n = method.starts_per_seed
-    per_eval = n * method.evals_per_step
+    info = method.info
+    n = info.starts_per_seed
+    per_eval = n * info.evals_per_step
     steps = np.asarray(trace.checkpoints, dtype=float)
     times = np.asarray(trace.time_s)
     f_star = math.nan if problem.f_star is None else problem.f_star
@@ -126,13 +127,13 @@ def _table(
         "dim": problem.dim,
         "tags": ",".join(sorted(problem.tags)),
         "f_star": f_star,
-        "optimizer_name": optimizers.parse(cell.optimizer).name,
+        "optimizer_name": info.name,
         "warmup_s": trace.warmup_s,
         "step_time_s": step_time,
         "evals_per_step": per_eval,
         "steps_budget": steps[-1] if len(steps) else 0.0,
         **{k: v for k, v in trace.extra.items() if isinstance(v, float)},
-        **{f"hp_{k}": float(v) for k, v in method.hp.items() if isinstance(v, (int, float))},
+        **{f"hp_{k}": float(v) for k, v in info.hp.items() if isinstance(v, (int, float))},
     }
     C, S = loss.shape
     if trace.evals is not None:  # counted by the method: a seed spends what all its rows spent

@@ -19,8 +19,7 @@ from torch import Tensor
 
 from bench._allocator import keep_freed_memory
 from bench._targets import TargetTracker
-from optimizers import Context, Method
-from optimizers._method import uniform_starts
+from optimizers import Context, Method, uniform_starts
 from problems import Problem
 
 __all__ = ["Trace", "make_objective", "run_rows", "starts"]
@@ -79,24 +78,23 @@ def starts(
 ) -> Tensor:
     """Rows for `seeds`: seed ``s`` draws its ``starts_per_seed`` starts from its own generator.
 
-    The method's own start rule wins (restarts sample the domain); otherwise the problem's
-    default start, except that ``uniform=True`` replaces a literature's fixed start (which
-    would make every seed the same run of a deterministic problem) by uniform samples.
+    The method's own start rule (``method.info.starts``) wins (restarts sample the domain);
+    otherwise the problem's default start, except that ``uniform=True`` replaces a
+    literature's fixed start (which would make every seed the same run of a deterministic
+    problem) by uniform samples.
     """
-    rule = getattr(method, "starts", None)
+    info = method.info
+    rule = info.starts
     if rule is None and uniform and problem.x0 is not None:
         rule = uniform_starts
     rows = []
     for seed in seeds:
         generator = torch.Generator().manual_seed(int(seed))
+        n = info.starts_per_seed
         if rule is not None:
-            rows.append(
-                rule(problem, method.starts_per_seed, generator, device=device, dtype=dtype)
-            )
+            rows.append(rule(problem, n, generator, device=device, dtype=dtype))
         else:
-            rows.append(
-                problem.start(method.starts_per_seed, generator, device=device, dtype=dtype)
-            )
+            rows.append(problem.start(n, generator, device=device, dtype=dtype))
     return torch.cat(rows).to(device=device, dtype=dtype)
 
 
@@ -237,7 +235,7 @@ def run_rows(
         state = method.step(state, objective, ctx)
         loss = state["loss"]
         finite = torch.isfinite(loss)
-        diverged_at = torch.where(alive & ~finite, k, diverged_at)
+        diverged_at = diverged_at.masked_fill(alive & ~finite, k)
         alive = alive & finite
         if counted:
             evals_total += state["evals"]

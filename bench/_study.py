@@ -285,7 +285,7 @@ def budget_steps(study: Study, problem: problems.Problem, method: optimizers.Met
     if study.steps is not None:
         limits.append(study.steps)
     if study.evals is not None:
-        per_step = method.starts_per_seed * method.evals_per_step
+        per_step = method.info.starts_per_seed * method.info.evals_per_step
         limits.append(max(1, study.evals // per_step))
     if study.epochs is not None:
         if problem.steps_per_epoch is None:

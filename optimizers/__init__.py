@@ -27,7 +27,17 @@ from optimizers._catalogue import (
     parse,
     register,
 )
-from optimizers._method import Context, Local, Method, Objective, local
+from optimizers._method import (
+    Context,
+    Local,
+    Method,
+    MethodInfo,
+    MethodState,
+    Objective,
+    StartRule,
+    local,
+    uniform_starts,
+)
 from optimizers._optimizer import HP, Config, Optimizer, Range, State
 from optimizers.random_search import RandomSearch
 from optimizers.restarts import Restarts
@@ -40,11 +50,14 @@ __all__ = [
     "Context",
     "Local",
     "Method",
+    "MethodInfo",
+    "MethodState",
     "Objective",
     "Optimizer",
     "RandomSearch",
     "Range",
     "Restarts",
+    "StartRule",
     "State",
     "configure",
     "describe",
@@ -53,4 +66,5 @@ __all__ = [
     "method",
     "parse",
     "register",
+    "uniform_starts",
 ]

@@ -28,24 +28,30 @@ register = OPTIMIZERS.register
 
 
 def parse(spec: str | Spec) -> Spec:
-    """`problems.parse_spec` for optimizer specs: adapter names are recognised first.
+    """An optimizer spec parsed once into a value, wrappers' inner specs included.
 
-    ``parse("torch:NAdam:lr=0.01")`` is ``Spec("torch:NAdam", {"lr": 0.01})``, where the plain
-    parser would read a name ``torch`` and an option ``NAdam:lr``; other specs (``adam:lr=1``,
-    ``restarts(adam,n=32)``) parse as `problems.parse_spec` parses them.
+    Adapter names are recognised first: ``parse("torch:NAdam:lr=0.01")`` is
+    ``Spec("torch:NAdam", {"lr": 0.01})``, where the plain parser would read a name
+    ``torch`` and an option ``NAdam:lr``. Other specs parse as `problems.parse_spec` parses
+    them, and the inner specs of a wrapper become `Spec` values too:
+    ``parse("restarts(adam:lr=0.05,n=32)")`` is
+    ``Spec("restarts", {"n": 32}, (Spec("adam", {"lr": 0.05}),))``. A `Spec` is returned
+    as it is.
+
+    Example:
+        >>> parse("restarts(torch:NAdam:lr=0.01,n=2)").inner
+        (Spec(name='torch:NAdam', options={'lr': 0.01}, inner=()),)
     """
     if isinstance(spec, Spec):
         return spec
     from optimizers.torch_adapter import is_adapter_spec, parse_adapter
 
-    return parse_adapter(spec) if is_adapter_spec(spec) else parse_spec(spec)
-
-
-_parse = parse
-
-
-def _is_adapter(name: str) -> bool:
-    return ":" in name
+    if is_adapter_spec(spec):
+        return parse_adapter(spec)
+    parsed = parse_spec(spec)
+    if not parsed.inner:
+        return parsed
+    return Spec(parsed.name, parsed.options, tuple(parse(i) for i in parsed.inner))
 
 
 def get(name: str) -> Optimizer:
@@ -53,12 +59,12 @@ def get(name: str) -> Optimizer:
 
     Unknown names fail with the known ones and the closest match.
     """
-    if _is_adapter(name) and _is_adapter(_parse(name).name):
-        from optimizers.torch_adapter import torch_optimizer
+    from optimizers.torch_adapter import is_adapter_spec, parse_adapter, torch_optimizer
 
-        return torch_optimizer(_parse(name).name)
+    if ":" in name and is_adapter_spec(name):
+        return torch_optimizer(parse_adapter(name).name)
     try:
-        return OPTIMIZERS.create(name)
+        return OPTIMIZERS.create(Spec(name))
     except UnknownNameError as exc:
         msg = f"{exc}; torch.optim classes: torch:<Class> (torch:NAdam)"
         raise UnknownNameError(msg) from None
@@ -70,9 +76,11 @@ def configure(spec: str | Spec, **hp: Any) -> Config:
     Keyword hyperparameters override the spec's and may be tensors (one value per row):
     ``configure("adam", lr=torch.tensor([1e-3, 1e-2]))``.
     """
-    parsed = _parse(spec)
-    optimizer = get(parsed.name)
-    return optimizer.configure(**{**parsed.options, **hp})
+    parsed = parse(spec)
+    if parsed.inner:
+        msg = f"{parsed.name!r} is a wrapper, not an optimizer; build it with optimizers.method"
+        raise SpecError(msg)
+    return get(parsed.name).configure(**{**parsed.options, **hp})
 
 
 WRAPPERS: Registry[object] = Registry("search method")
@@ -85,10 +93,11 @@ def method(spec: str | Spec):  # -> Method
 
     A torch.optim class that is not elementwise (``torch:LBFGS``) runs row by row as a
     `optimizers.torch_adapter.TorchRows`; everything else is `optimizers.local` of its config.
+    The spec is parsed once (`parse`); wrappers get their inner specs as parsed values.
     """
     from optimizers._method import local
 
-    parsed = _parse(spec)
+    parsed = parse(spec)
     if parsed.name in WRAPPERS:
         factory = WRAPPERS.factory(parsed.name)
         return factory(*parsed.inner, **parsed.options)

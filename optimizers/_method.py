@@ -4,12 +4,25 @@ A `Method` owns a whole step: it asks the objective for losses (and gradients) a
 and moves them. A local optimizer becomes a method with `local`; global-search wrappers
 (`random_search`, `restarts(local, ...)`) are methods that compose, so the harness's step loop
 never branches on which kind it runs.
+
+The contract has three members (STYLE rule 3): ``init(x0, ctx) -> state``,
+``step(state, objective, ctx) -> state`` and ``info``, one `MethodInfo` value with what the
+harness and the results table read (name, label, rows per seed, evaluations per step,
+hyperparameters, start rule).
+
+Rules every step follows (the harness calls it in a tight loop; tests/test_hot_path.py checks
+them for every method the registries build):
+
+- no host synchronisation: no ``.item()``, ``.cpu()`` or Python branch on a tensor value;
+- no tensor made from Python data and no copy from the host: constants (the problem's bounds,
+  per-row hyperparameters) go to the run's device once, in `init` or on first use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import torch
@@ -18,15 +31,65 @@ from torch import Tensor
 from optimizers._optimizer import Config
 from problems import Problem
 
-__all__ = ["Context", "Method", "Objective", "local", "uniform_starts"]
+__all__ = [
+    "Context",
+    "Local",
+    "Method",
+    "MethodInfo",
+    "MethodState",
+    "Objective",
+    "StartRule",
+    "local",
+    "uniform_starts",
+]
 
 Objective = Callable[[Tensor, bool], tuple[Tensor, Tensor | None]]
 """``objective(x, need_grad) -> (loss[R], grad[R, d] or None)``; one evaluation per row."""
 
 MethodState = dict[str, Any]
-"""Holds at least ``"x"`` (current points, ``[R, d]``) and, after a step, ``"loss"``
-(``[R]``, the loss of the points evaluated in that step). Other entries are the method's own;
+"""What the harness reads: ``"x"`` (current points, ``[R, d]``), after a step ``"loss"``
+(``[R]``, the loss of the points evaluated in that step), and ``"evals"`` (``[R]``, this
+step's evaluations per row) when the method counts them. Other entries are the method's own;
 tensors among them have leading dimension R."""
+
+
+class StartRule(Protocol):
+    """``rule(problem, n, generator, device=, dtype=) -> Tensor[n, d]``: a seed's starts."""
+
+    def __call__(
+        self,
+        problem: Problem,
+        n: int,
+        generator: torch.Generator | None,
+        *,
+        device: torch.device | str,
+        dtype: torch.dtype,
+    ) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What a method is, for the harness and the results table.
+
+    Attributes:
+        name: the registered name (``"adam"``, ``"torch:NAdam"``, ``"restarts"``); the
+            results' ``optimizer_name`` column.
+        label: spec string that rebuilds the method (``"adam:lr=0.01"``,
+            ``"restarts(adam,n=32)"``).
+        starts_per_seed: rows per seed; a seed's result is the best over its rows.
+        evals_per_step: objective evaluations each row spends per step (an upper bound when
+            the state counts them in ``"evals"``).
+        hp: hyperparameters as numbers (the results' ``hp_*`` columns).
+        starts: the method's own start rule (global search samples the domain); None for
+            the problem's default start.
+    """
+
+    name: str
+    label: str
+    starts_per_seed: int = 1
+    evals_per_step: int = 1
+    hp: Mapping[str, float] = field(default_factory=dict)
+    starts: StartRule | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +102,10 @@ class Context:
     dtype: torch.dtype
 
     def sample(self, n: int) -> Tensor:
-        """``n`` points uniform in the problem's bounds, drawn on the device."""
+        """``n`` points uniform in the problem's bounds, drawn on the device.
+
+        The bounds are the problem's cached device constants: nothing comes from the host.
+        """
         lower, upper = self.problem.box(self.device, self.dtype)
         u = torch.rand(
             n, self.problem.dim, generator=self.generator, device=self.device, dtype=self.dtype
@@ -48,18 +114,10 @@ class Context:
 
 
 class Method(Protocol):
-    """A batched search method (three members; see the module docstring).
+    """A batched search method: `info`, `init` and `step` (see the module docstring)."""
 
-    Attributes:
-        label: spec string shown in results (``"adam:lr=0.01"``, ``"restarts(adam,n=32)"``).
-        starts_per_seed: rows per seed; a seed's result is the best over its rows.
-        evals_per_step: objective evaluations each row spends per step.
-    """
-
-    label: str
-    starts_per_seed: int
-    evals_per_step: int
-    hp: dict[str, float]
+    @property
+    def info(self) -> MethodInfo: ...
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState: ...
 
@@ -72,28 +130,28 @@ class Local:
 
     The recorded loss of a step is the loss at the point before the update, as in a
     ``loss = f(x); loss.backward(); opt.step()`` loop.
+
+    State: ``x``, ``opt`` (the optimizer's own state), ``config`` (the configuration with
+    per-row hyperparameters on the run's device and dtype: `Config.to` once per cell, so
+    the step copies nothing) and after a step ``loss``.
     """
 
     config: Config
-    starts_per_seed: int = 1
-    evals_per_step: int = 1
 
-    @property
-    def label(self) -> str:
-        return self.config.label
-
-    @property
-    def hp(self) -> dict[str, float]:
-        return {k: v for k, v in self.config.hp.items() if not isinstance(v, Tensor)}
+    @cached_property
+    def info(self) -> MethodInfo:
+        hp = {k: v for k, v in self.config.hp.items() if not isinstance(v, Tensor)}
+        return MethodInfo(self.config.optimizer.name, self.config.label, hp=hp)
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
-        return {"x": x0, "opt": self.config.init(x0)}
+        return {"x": x0, "opt": self.config.init(x0), "config": self.config.to(x0)}
 
     def step(self, state: MethodState, objective: Objective, ctx: Context) -> MethodState:
         loss, grad = objective(state["x"], True)
         assert grad is not None
-        x, opt = self.config.step(state["x"], grad, state["opt"])
-        return {"x": x, "opt": opt, "loss": loss}
+        config: Config = state["config"]
+        x, opt = config.step(state["x"], grad, state["opt"])
+        return {"x": x, "opt": opt, "config": config, "loss": loss}
 
 
 def uniform_starts(
@@ -105,7 +163,8 @@ def uniform_starts(
 ) -> Tensor:
     """``n`` starts uniform in the box from the seed's CPU generator (never a literature x0).
 
-    The start rule of global-search methods (``starts = staticmethod(uniform_starts)``).
+    The start rule of global-search methods (``MethodInfo.starts``), and of every method in
+    a study with ``start = "uniform"``.
     """
     return problem.sample(n, generator, device=device, dtype=dtype)
 

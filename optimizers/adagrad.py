@@ -37,12 +37,18 @@ def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
 
     with ``lr`` = :math:`\eta`, ``lr_decay`` = :math:`\delta`. `init` does not know the
     hyperparameters, so ``sum`` starts at zero and takes ``initial_accumulator_value`` on the
-    row's first step (a ``torch.where`` on ``step``), which is torch's ``s_0``.
+    row's first step (a ``torch.where`` on ``step``; ``masked_fill`` for a plain number,
+    which makes no tensor from it), which is torch's ``s_0``.
     """
     wd = hp["weight_decay"]
     g = grad if is_zero(wd) else add_scaled(grad, as_rows(wd, x), x)
     s0 = as_rows(hp["initial_accumulator_value"], x)
-    total = torch.addcmul(torch.where(state["step"] == 0, s0, state["sum"]), g, g)
+    first = state["step"] == 0
+    if isinstance(s0, Tensor):
+        start = torch.where(first, s0, state["sum"])
+    else:
+        start = state["sum"].masked_fill(first, s0)
+    total = torch.addcmul(start, g, g)
     t = state["step"] + 1
     clr = (as_rows(hp["lr"], x) / (1 + (t - 1) * as_rows(hp["lr_decay"], x))).to(x.dtype)
     std = total.sqrt() + as_rows(hp["eps"], x)

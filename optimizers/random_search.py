@@ -6,12 +6,13 @@ Spelled ``random_search`` or ``random_search(batch=4)`` (``random_search:batch=4
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
 
 from optimizers._catalogue import WRAPPERS
-from optimizers._method import Context, MethodState, Objective, uniform_starts
+from optimizers._method import Context, MethodInfo, MethodState, Objective, uniform_starts
 from problems import SpecError
 
 __all__ = ["RandomSearch", "random_search"]
@@ -29,7 +30,7 @@ class RandomSearch:
         x_t^\ast = \begin{cases} u_t & f(u_t) < f(x_{t-1}^\ast) \\
         x_{t-1}^\ast & \text{otherwise.} \end{cases}
 
-    The first sample of each row is its start (`starts`: uniform in the box from the
+    The first sample of each row is its start (``info.starts``: uniform in the box from the
     seed's CPU generator, so the first evaluation is the same on every device); later
     samples come from the device generator in the `Context`.
 
@@ -42,21 +43,18 @@ class RandomSearch:
     """
 
     batch: int = 1
-    evals_per_step: int = 1
 
-    @property
-    def starts_per_seed(self) -> int:
-        return self.batch
-
-    @property
-    def label(self) -> str:
-        return "random_search" if self.batch == 1 else f"random_search(batch={self.batch})"
-
-    @property
-    def hp(self) -> dict[str, float]:
-        return {"batch": float(self.batch)}
-
-    starts = staticmethod(uniform_starts)
+    @cached_property
+    def info(self) -> MethodInfo:
+        label = "random_search" if self.batch == 1 else f"random_search(batch={self.batch})"
+        return MethodInfo(
+            "random_search",
+            label,
+            starts_per_seed=self.batch,
+            evals_per_step=1,
+            hp={"batch": float(self.batch)},
+            starts=uniform_starts,
+        )
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
         best = torch.full((x0.shape[0],), float("inf"), device=x0.device, dtype=x0.dtype)

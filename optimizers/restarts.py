@@ -11,13 +11,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from optimizers._catalogue import WRAPPERS, parse
-from optimizers._method import Context, Method, MethodState, Objective, uniform_starts
+from optimizers._catalogue import WRAPPERS
+from optimizers._method import (
+    Context,
+    Method,
+    MethodInfo,
+    MethodState,
+    Objective,
+    uniform_starts,
+)
 from problems import Spec, SpecError
 
 __all__ = ["MODES", "Restarts", "restarts"]
@@ -51,14 +59,21 @@ class Restarts:
 
     i.e. its best loss has not improved by more than ``tol`` relative in ``window`` steps,
     or it sits at a stationary point, or the update blew up. A stalled row is re-sampled
-    uniformly in the box (``ctx.sample``) and its optimizer state replaced by a fresh
-    ``local.init`` with ``torch.where``; its best-so-far carries over. Restarts cost no
-    extra evaluations: the new point is evaluated by the next step.
+    uniformly in the box (``ctx.sample``) and its optimizer state replaced by a fresh one
+    with ``torch.where``; its best-so-far carries over. Restarts cost no extra
+    evaluations: the new point is evaluated by the next step. ``x_t`` and its gradient are
+    those of the step's first evaluation (the one whose loss the local method reports).
+
+    The fresh state is built once per cell (`_Fresh`): a local method's ``init`` that holds
+    its start and otherwise depends only on shapes (every core optimizer, the torch
+    adapter's row-by-row mode) gets a template in which the start is swapped for the new
+    samples; any other ``init`` runs again on the samples at every step.
 
     State: ``inner`` (the local method's state), ``x`` (current points), ``loss`` (this
     step's losses), ``best_loss`` / ``best_x`` (best over all restarts of the row),
-    ``restarts`` (int64 count per row), in sequential mode ``ref`` / ``stall``, and
-    ``evals`` (this step's evaluations per row) when the local method reports it.
+    ``restarts`` (int64 count per row), ``watch`` (the objective seen by the local method),
+    in sequential mode ``ref`` / ``stall`` / ``fresh``, and ``evals`` (this step's
+    evaluations per row) when the local method reports it.
 
     Sequential mode blends the local state row by row, so every tensor in it must have the
     rows as leading dimension (`init` checks; a shared 0-d step counter is refused).
@@ -76,14 +91,6 @@ class Restarts:
     window: int = DEFAULT_WINDOW
     tol: float = DEFAULT_TOL
     gtol: float = DEFAULT_GTOL
-
-    @property
-    def starts_per_seed(self) -> int:
-        return self.n * self.local.starts_per_seed
-
-    @property
-    def evals_per_step(self) -> int:
-        return self.local.evals_per_step
 
     @property
     def sequential(self) -> bool:
@@ -104,22 +111,25 @@ class Restarts:
                     opts[key] = getattr(self, key)
         return opts
 
-    @property
-    def label(self) -> str:
-        """``restarts(<local label>,n=...,[mode=sequential,...])``; parses back via `method`."""
-        return str(Spec("restarts", self.options, (self.local.label,)))
-
-    @property
-    def hp(self) -> dict[str, float]:
+    @cached_property
+    def info(self) -> MethodInfo:
+        """Label ``restarts(<local label>,n=...,[mode=sequential,...])`` (parses back via
+        `optimizers.method`); ``n`` starts per local start, uniform in the box."""
+        local = self.local.info
         own = {k: float(v) for k, v in self.options.items() if k != "mode"}
-        return {**self.local.hp, **own}
-
-    starts = staticmethod(uniform_starts)
+        return MethodInfo(
+            "restarts",
+            str(Spec("restarts", self.options, (local.label,))),
+            starts_per_seed=self.n * local.starts_per_seed,
+            evals_per_step=local.evals_per_step,
+            hp={**local.hp, **own},
+            starts=uniform_starts,
+        )
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
         inner = self.local.init(x0, ctx)
         if self.sequential:
-            _check_rows(inner, x0.shape[0], self.local.label)
+            _check_rows(inner, x0.shape[0], self.local.info.label)
         rows = x0.shape[0]
         inf = torch.full((rows,), math.inf, device=x0.device, dtype=x0.dtype)
         state: MethodState = {
@@ -128,74 +138,151 @@ class Restarts:
             "best_loss": inf,
             "best_x": x0,
             "restarts": torch.zeros(rows, device=x0.device, dtype=torch.int64),
+            "watch": _Watch(),
         }
         if "evals" in inner:  # the local method counts its evaluations per row (L-BFGS)
             state["evals"] = inner["evals"]
         if self.sequential:
             state["ref"] = inf
             state["stall"] = torch.zeros(rows, device=x0.device, dtype=torch.int64)
+            state["fresh"] = _Fresh.of(self.local, x0, ctx)
         return state
 
     def step(self, state: MethodState, objective: Objective, ctx: Context) -> MethodState:
-        seen: dict[str, Tensor | None] = {}
-
-        def watched(x: Tensor, need_grad: bool) -> tuple[Tensor, Tensor | None]:
-            loss, grad = objective(x, need_grad)
-            seen["x"], seen["grad"] = x, grad
-            return loss, grad
-
-        # the harness may have frozen diverged rows in state["x"]; the local method follows
-        inner = self.local.step({**state["inner"], "x": state["x"]}, watched, ctx)
+        watch: _Watch = state["watch"]
+        watch.start(objective)
+        inner = self.local.step(state["inner"], watch, ctx)
         loss = inner["loss"]
-        evaluated = seen.get("x")
-        evaluated = state["x"] if evaluated is None else evaluated
+        evaluated = state["x"] if watch.x is None else watch.x
+        grad = watch.grad
+        watch.start(None)  # drop the references until the next step
         better = loss < state["best_loss"]  # NaN never wins
         new: MethodState = {
+            "x": inner["x"],
             "inner": inner,
             "loss": loss,
             "best_loss": torch.where(better, loss, state["best_loss"]),
             "best_x": torch.where(better.unsqueeze(-1), evaluated, state["best_x"]),
             "restarts": state["restarts"],
+            "watch": watch,
         }
         if "evals" in inner:  # this step's count, taken before a restart resets the row
             new["evals"] = inner["evals"]
         if self.sequential:
-            new.update(self._restart_stalled(state, new, seen.get("grad"), ctx))
-        new["x"] = new["inner"]["x"]
+            self._restart_stalled(state, new, grad, ctx)
         return new
 
     def _restart_stalled(
         self, state: MethodState, new: MethodState, grad: Tensor | None, ctx: Context
-    ) -> MethodState:
-        """Detect stalled rows and give them a fresh start and a fresh optimizer state."""
+    ) -> None:
+        """Detect stalled rows; give them a fresh start and a fresh optimizer state (in `new`)."""
         inner, loss = new["inner"], new["loss"]
         ref = state["ref"]
         threshold = torch.where(torch.isfinite(ref), ref - self.tol * ref.abs(), ref)
         improved = loss < threshold
         ref = torch.where(improved, loss, ref)
-        stall = torch.where(improved, 0, state["stall"] + 1)
+        stall = (state["stall"] + 1).masked_fill_(improved, 0)
         stalled = (stall >= self.window) | ~torch.isfinite(loss)
         stalled |= ~torch.isfinite(inner["x"]).all(dim=-1)
         if grad is not None:
             stalled |= torch.linalg.vector_norm(grad, dim=-1) < self.gtol
-        fresh = self.local.init(ctx.sample(loss.shape[0]), ctx)
-        return {
-            "inner": _blend(stalled, fresh, inner),
-            "ref": torch.where(stalled, math.inf, ref),
-            "stall": torch.where(stalled, 0, stall),
-            "restarts": state["restarts"] + stalled.to(torch.int64),
-        }
+        fresh: _Fresh = state["fresh"]
+        inner = fresh.blend(stalled, inner, ctx.sample(loss.shape[0]), ctx)
+        new["inner"], new["x"], new["fresh"] = inner, inner["x"], fresh
+        new["ref"] = ref.masked_fill(stalled, math.inf)
+        new["stall"] = stall.masked_fill_(stalled, 0)
+        new["restarts"] = state["restarts"] + stalled.to(torch.int64)
 
 
-def _blend(mask: Tensor, fresh: Any, old: Any) -> Any:
-    """``fresh`` where `mask` (per row) else ``old``, through dicts, lists and tuples."""
+@dataclass(eq=False)
+class _Watch:
+    """The objective as the local method sees it: keeps the step's first evaluation.
+
+    One per run (built by `init`), so a step builds no closure; `Restarts.step` points it
+    at the step's objective and reads back the evaluated points and their gradient.
+    """
+
+    objective: Objective | None = None
+    x: Tensor | None = None
+    grad: Tensor | None = None
+
+    def start(self, objective: Objective | None) -> None:
+        self.objective, self.x, self.grad = objective, None, None
+
+    def __call__(self, x: Tensor, need_grad: bool) -> tuple[Tensor, Tensor | None]:
+        assert self.objective is not None
+        loss, grad = self.objective(x, need_grad)
+        if self.x is None:
+            self.x, self.grad = x, grad
+        return loss, grad
+
+
+@dataclass(frozen=True, eq=False)
+class _Fresh:
+    """A fresh local state for restarted rows, built once per cell.
+
+    Attributes:
+        local: the local method.
+        template: ``local.init(probe)`` when every tensor in it other than the probe itself
+            is the same for any start (zeros, ones, counters); None otherwise.
+        probe: the start `template` was built from; where the template holds it, the new
+            samples take its place.
+    """
+
+    local: Method
+    template: Any
+    probe: Tensor
+
+    @staticmethod
+    def of(local: Method, x0: Tensor, ctx: Context) -> _Fresh:
+        probe = torch.zeros_like(x0)
+        template = local.init(probe, ctx)
+        other = local.init(torch.ones_like(x0), ctx)
+        constant = _same_but_start(template, other, probe)
+        return _Fresh(local, template if constant else None, probe)
+
+    def blend(self, mask: Tensor, old: Any, sample: Tensor, ctx: Context) -> Any:
+        """``old`` with the rows in `mask` replaced by a fresh state started at `sample`."""
+        if self.template is None:  # init depends on the start: run it on the samples
+            return _blend(mask, self.local.init(sample, ctx), old, None, sample)
+        return _blend(mask, self.template, old, self.probe, sample)
+
+
+def _same_but_start(a: Any, b: Any, probe: Tensor) -> bool:
+    """True when states `a` (built from `probe`) and `b` agree everywhere but at the probe."""
+    if isinstance(a, Tensor):
+        if a is probe:
+            return True
+        return isinstance(b, Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, Mapping):
+        return isinstance(b, Mapping) and all(
+            k in b and _same_but_start(v, b[k], probe) for k, v in a.items()
+        )
+    if isinstance(a, (list, tuple)):
+        return (
+            isinstance(b, (list, tuple))
+            and len(a) == len(b)
+            and all(_same_but_start(u, v, probe) for u, v in zip(a, b))
+        )
+    return True  # opaque entries are never blended
+
+
+def _blend(mask: Tensor, fresh: Any, old: Any, probe: Tensor | None, sample: Tensor) -> Any:
+    """``fresh`` where `mask` (per row) else ``old``, through dicts, lists and tuples.
+
+    A tensor of `fresh` that is `probe` stands for the new start `sample`.
+    """
     if isinstance(old, Tensor):
+        if fresh is probe:
+            fresh = sample
         where = mask.reshape(-1, *([1] * (old.ndim - 1)))
         return torch.where(where, fresh.to(old.dtype), old)
     if isinstance(old, Mapping):
-        return {k: _blend(mask, fresh[k], v) if k in fresh else v for k, v in old.items()}
+        return {
+            k: _blend(mask, fresh[k], v, probe, sample) if k in fresh else v for k, v in old.items()
+        }
     if isinstance(old, (list, tuple)):
-        return type(old)(_blend(mask, f, o) for f, o in zip(fresh, old))
+        return type(old)(_blend(mask, f, o, probe, sample) for f, o in zip(fresh, old))
     return old
 
 
@@ -232,11 +319,15 @@ def _check_float(key: str, value: object) -> float:
 
 
 def _local_method(local: object, forwarded: dict[str, Any]) -> Method:
-    """The inner method: a spec string (options not known to restarts go to it) or a Method."""
-    from optimizers._catalogue import method
+    """The inner method: a spec (options not known to restarts go to it) or a Method.
+
+    A spec arrives parsed (`optimizers.parse` parses the inner specs of a wrapper with the
+    outer one); a string is parsed here, once.
+    """
+    from optimizers._catalogue import method, parse
 
     if isinstance(local, (str, Spec)):
-        spec = parse(local) if isinstance(local, str) else local
+        spec = parse(local)
         if not forwarded:
             return method(spec)
         try:
@@ -248,7 +339,7 @@ def _local_method(local: object, forwarded: dict[str, Any]) -> Method:
         key = next(iter(forwarded))
         msg = f"restarts: unknown option {key!r}; allowed: {', '.join(OWN)}"
         raise SpecError(msg)
-    if not all(hasattr(local, a) for a in ("init", "step", "label", "starts_per_seed")):
+    if not all(hasattr(local, a) for a in ("init", "step", "info")):
         msg = f"restarts: expected a spec string or a Method, got {local!r}"
         raise SpecError(msg)
     return local  # type: ignore[return-value]

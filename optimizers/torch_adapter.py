@@ -36,14 +36,14 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from optimizers._catalogue import OPTIMIZERS
-from optimizers._method import Context, MethodState, Objective
+from optimizers._method import Context, MethodInfo, MethodState, Objective
 from optimizers._optimizer import (
     HP,
     NONNEGATIVE,
@@ -55,9 +55,7 @@ from optimizers._optimizer import (
     Rule,
     State,
 )
-from problems import SpecError, parse_spec
-from problems._errors import unknown
-from problems._spec import Spec
+from problems import Spec, SpecError, parse_spec, unknown
 
 __all__ = [
     "ELEMENTWISE",
@@ -136,11 +134,13 @@ class TorchOptimizer(Optimizer):
         args: flat hyperparameter name -> constructor argument.
         needs_closure: the class's ``step`` requires a closure (L-BFGS); only `TorchRows`
             can run it.
+        takes_closure: the class's ``step`` accepts a closure (read once from its signature).
     """
 
     cls: type[torch.optim.Optimizer] = torch.optim.Optimizer
     args: Mapping[str, Arg] = field(default_factory=dict)
     needs_closure: bool = False
+    takes_closure: bool = False
 
     def configure(self, **hp: Any) -> Config:
         """Check names, numbers and per-row values, then let the class's constructor judge."""
@@ -312,6 +312,7 @@ def torch_optimizer(name: str) -> TorchOptimizer:
         cls=cls,
         args=args,
         needs_closure=needs_closure,
+        takes_closure=closure is not None,
     )
     return spec
 
@@ -353,6 +354,26 @@ def _flat(default: object) -> object:
     return "none" if default is None else default
 
 
+HANDLE = "torch_optimizer"
+"""The state entry that holds an elementwise run's torch optimizer (`_Handle`)."""
+
+
+@dataclass(eq=False)
+class _Handle:
+    """One run's torch optimizer in elementwise mode: built at its first step, then reused.
+
+    Attributes:
+        param: the batch ``[R, d]`` as one parameter; each step copies ``x`` and the
+            gradient into it (device to device) and the optimizer updates it in place.
+        optimizer: ``cls([param], **kwargs(hp))``.
+        hp: the hyperparameters it was built with (a step with other ones builds anew).
+    """
+
+    param: torch.nn.Parameter
+    optimizer: torch.optim.Optimizer
+    hp: HP
+
+
 def _functional(
     cls: type[torch.optim.Optimizer], name: str, elementwise: bool
 ) -> tuple[Callable[[Tensor], State], Callable[[Tensor, Tensor, State, HP], tuple[Tensor, State]]]:
@@ -367,8 +388,11 @@ def _functional(
     def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
         """One step of ``cls`` on the whole batch as one parameter tensor.
 
-        The state is torch's own per-parameter state (``step`` is 0-d, shared by all rows),
-        copied in and out so the caller's tensors are never changed.
+        The state is torch's own per-parameter state (``step`` is 0-d, shared by all rows)
+        plus the run's torch optimizer under `HANDLE`, built at the first step and reused:
+        a steady-state step builds nothing and copies ``x`` and ``grad`` device to device.
+        As for every optimizer here the state is updated in place (torch does), while the
+        caller's ``x`` and ``grad`` are never written and the returned ``x`` is a new tensor.
         """
         if not elementwise:
             msg = (
@@ -376,14 +400,23 @@ def _functional(
                 f"use optimizers.method({name!r}) to run it"
             )
             raise SpecError(msg)
-        spec = torch_optimizer(name)
-        p = torch.nn.Parameter(x.detach().clone())
-        p.grad = grad.detach().clone()
-        opt = cls([p], **spec.kwargs(hp))
-        if set(state) != {"step"}:  # else: fresh, torch initialises its state
-            opt.state[p] = {k: v.clone() if isinstance(v, Tensor) else v for k, v in state.items()}
-        opt.step()
-        return p.detach(), dict(opt.state[p])
+        handle: _Handle | None = state.get(HANDLE)  # type: ignore[assignment]
+        own = {k: v for k, v in state.items() if k != HANDLE}
+        if handle is None or handle.hp is not hp:
+            p = torch.nn.Parameter(x.detach().clone())
+            p.grad = grad.detach().clone()
+            handle = _Handle(p, cls([p], **torch_optimizer(name).kwargs(hp)), hp)
+            if set(own) != {"step"}:  # else: fresh, torch initialises its state
+                handle.optimizer.state[p] = own
+        else:
+            p = handle.param
+            with torch.no_grad():
+                p.copy_(x)
+                assert p.grad is not None
+                p.grad.copy_(grad)
+            handle.optimizer.state[p] = own  # the caller's state, as the last step left it
+        handle.optimizer.step()
+        return p.detach().clone(), {**handle.optimizer.state[p], HANDLE: handle}  # type: ignore[dict-item]
 
     return init, step
 
@@ -404,35 +437,39 @@ class TorchRows:
     steps with that row's gradient. A row's closure returns the batched result on its first
     call; further calls (L-BFGS iterations and line searches) evaluate the objective again on
     the batch with that row moved to its trial point, and are counted per row in
-    ``state["evals"]`` (evaluations in the last step, ``[R]``). `evals_per_step` is the
-    per-step upper bound: 1 unless the optimizer evaluates more (L-BFGS; see there).
+    ``state["evals"]`` (evaluations in the last step, ``[R]``). ``info.evals_per_step`` is
+    the per-step upper bound: 1 unless the optimizer evaluates more (L-BFGS; see there).
     ``state["loss"]`` is the loss of the batched evaluation at the step's start points.
 
-    The harness may edit ``state["x"]`` between steps (it freezes diverged rows); each step
-    starts from ``state["x"]``. A row whose ``state["fresh"]`` is set gets a new optimizer.
+    Each step starts from ``state["x"]``. A row whose ``state["fresh"]`` is set gets a new
+    optimizer (built from the row's hyperparameters); the others keep theirs.
+
+    What holds on the hot path: rows run on the host by nature (a Python loop over rows,
+    and the torch optimizer's own ``.item()`` calls, L-BFGS's tests on the gradient), so
+    on CUDA a step synchronises and the CUDA sync check leaves this mode out. What still
+    holds: a steady-state step makes no tensor from Python data and copies nothing from the
+    host (no ``torch.tensor(list)``; the evaluation counts are counted on the device), and
+    it inspects no signature and builds no optimizer except for fresh rows.
     """
 
     config: Config
-    starts_per_seed: int = 1
 
     def __repr__(self) -> str:
-        return f"TorchRows({self.label!r})"
+        return f"TorchRows({self.info.label!r})"
 
     @property
     def spec(self) -> TorchOptimizer:
         assert isinstance(self.config.optimizer, TorchOptimizer)
         return self.config.optimizer
 
-    @property
-    def label(self) -> str:
-        return self.config.label
+    @cached_property
+    def info(self) -> MethodInfo:
+        hp = {k: float(v) for k, v in self.config.hp.items() if isinstance(v, (int, float))}
+        return MethodInfo(
+            self.spec.name, self.config.label, evals_per_step=self._evals_per_step(), hp=hp
+        )
 
-    @property
-    def hp(self) -> dict[str, float]:
-        return {k: v for k, v in self.config.hp.items() if isinstance(v, (int, float))}
-
-    @property
-    def evals_per_step(self) -> int:
+    def _evals_per_step(self) -> int:
         """Objective evaluations per row and step: exact for one evaluation, else a bound.
 
         L-BFGS stops a step after ``max_iter`` iterations or once ``max_eval`` evaluations
@@ -451,8 +488,8 @@ class TorchRows:
 
     @property
     def evals_exact(self) -> bool:
-        """True when every step costs exactly `evals_per_step` evaluations per row."""
-        return self.evals_per_step == 1
+        """True when every step costs exactly ``info.evals_per_step`` evaluations per row."""
+        return self.info.evals_per_step == 1
 
     def init(self, x0: Tensor, ctx: Context | None = None) -> MethodState:
         """Per-row state: ``x``, ``fresh`` (rows whose torch optimizer is (re)built at the next
@@ -465,7 +502,7 @@ class TorchRows:
         rows = x0.shape[0]
         for key, value in self.config.hp.items():
             if isinstance(value, Tensor) and value.numel() not in (1, rows):
-                msg = f"{self.label}: {key} has {value.numel()} values for {rows} rows"
+                msg = f"{self.info.label}: {key} has {value.numel()} values for {rows} rows"
                 raise SpecError(msg)
         return {
             "x": x0,
@@ -478,57 +515,61 @@ class TorchRows:
         self, state: MethodState, objective: Objective, ctx: Context | None = None
     ) -> MethodState:
         x: Tensor = state["x"]
-        rows: _Rows = state["rows"] or _Rows([None] * x.shape[0], [None] * x.shape[0])
+        n = x.shape[0]
+        rows: _Rows = state["rows"] or _Rows([None] * n, [None] * n)
         loss, grad = objective(x, True)
         assert grad is not None
-        calls = [1] * x.shape[0]
+        evals = torch.ones(n, dtype=torch.int64, device=x.device)
         fresh = state["fresh"].tolist()  # row by row runs on the host anyway
-        for i in range(x.shape[0]):
+        spec, takes_closure = self.spec, self.spec.takes_closure
+        for i in range(n):
             if fresh[i] or rows.opts[i] is None:
                 rows.params[i] = torch.nn.Parameter(x[i].detach().clone())
-                rows.opts[i] = self.spec.cls(
-                    [rows.params[i]], **self.spec.kwargs(self.config.hp, i)
-                )
+                rows.opts[i] = spec.cls([rows.params[i]], **spec.kwargs(self.config.hp, i))
             p, opt = rows.params[i], rows.opts[i]
             with torch.no_grad():
                 p.copy_(x[i])
             p.grad = grad[i].clone()
-            closure = self._closure(i, p, x, loss, grad, objective, calls)
-            if "closure" in inspect.signature(opt.step).parameters:
-                opt.step(closure)
+            if takes_closure:
+                opt.step(_RowClosure(i, p, x, loss, grad, objective, evals))
             else:
                 opt.step()
         return {
-            "x": torch.stack([p.detach().clone() for p in rows.params]),
+            "x": torch.stack([p.detach() for p in rows.params]),
             "fresh": torch.zeros_like(state["fresh"]),
-            "evals": torch.tensor(calls, device=x.device),
+            "evals": evals,
             "rows": rows,
             "loss": loss,
         }
 
-    @staticmethod
-    def _closure(
-        i: int,
-        p: Tensor,
-        x: Tensor,
-        loss: Tensor,
-        grad: Tensor,
-        objective: Objective,
-        calls: list[int],
-    ) -> Callable[[], Tensor]:
-        first = [True]
 
-        def closure() -> Tensor:
-            if first[0]:  # the batched evaluation at the row's current point
-                first[0] = False
-                p.grad = grad[i].clone()
-                return loss[i]
-            trial = x.clone()
-            trial[i] = p.detach()
-            loss_t, grad_t = objective(trial, True)
-            assert grad_t is not None
-            p.grad = grad_t[i].clone()
-            calls[i] += 1
-            return loss_t[i]
+@dataclass(eq=False)
+class _RowClosure:
+    """Row `i`'s closure: the batched result first, then evaluations at the row's trial point.
 
-        return closure
+    Every call after the first evaluates the objective on the batch with row `i` moved to
+    the parameter's current value, and counts one evaluation in ``evals[i]`` (on the device).
+    """
+
+    i: int
+    p: Tensor
+    x: Tensor
+    loss: Tensor
+    grad: Tensor
+    objective: Objective
+    evals: Tensor
+    first: bool = True
+
+    def __call__(self) -> Tensor:
+        i = self.i
+        if self.first:  # the batched evaluation at the row's current point
+            self.first = False
+            self.p.grad = self.grad[i].clone()
+            return self.loss[i]
+        trial = self.x.clone()
+        trial[i] = self.p.detach()
+        loss_t, grad_t = self.objective(trial, True)
+        assert grad_t is not None
+        self.p.grad = grad_t[i].clone()
+        self.evals[i] += 1
+        return loss_t[i]

@@ -17,7 +17,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from problems._errors import OptbenchError, SpecError, StoreError, UnknownNameError, closest
+from problems._errors import (
+    OptbenchError,
+    SpecError,
+    StoreError,
+    UnknownNameError,
+    closest,
+    unknown,
+)
 from problems._registry import Registry
 from problems._spec import Spec, format_value, parse_spec, parse_value, split_top_level
 from problems._targets import DEFAULT_TARGETS
@@ -54,6 +61,7 @@ __all__ = [
     "parse_value",
     "register",
     "split_top_level",
+    "unknown",
 ]
 
 

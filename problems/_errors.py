@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["OptbenchError", "SpecError", "StoreError", "UnknownNameError", "closest"]
+__all__ = ["OptbenchError", "SpecError", "StoreError", "UnknownNameError", "closest", "unknown"]
 
 
 class OptbenchError(Exception):

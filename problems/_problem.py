@@ -70,6 +70,9 @@ class Problem:
     stream: Callable[[Sequence[int], torch.device, torch.dtype], TrainLoss] | None = None
     metrics: Callable[[Tensor], dict[str, Tensor]] | None = None
     steps_per_epoch: int | None = None
+    _boxes: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         lower, upper = self.bounds
@@ -96,11 +99,27 @@ class Problem:
             raise SpecError(msg)
         return self.fn(x)
 
-    def box(self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64):
-        """The bounds as two tensors of shape ``[d]``."""
-        lower, upper = self.bounds
-        as_tensor = lambda v: torch.tensor(v, device=device, dtype=dtype)  # noqa: E731
-        return as_tensor(lower), as_tensor(upper)
+    def box(
+        self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64
+    ) -> tuple[Tensor, Tensor]:
+        """The bounds as two tensors of shape ``[d]``: device constants, built once.
+
+        The pair is cached per (device, dtype), so a step that samples the domain
+        (`optimizers.Context.sample`) makes no tensor from the tuples again (for
+        ``mlp-regression`` they hold two million floats each). Callers must not write to
+        them. The cache is not a field of the dataclass: equality, ``repr`` and `with_`
+        (``dataclasses.replace``, which starts an empty cache) ignore it.
+        """
+        key = (torch.device(device), dtype)
+        cached = self._boxes.get(key)
+        if cached is None:
+            lower, upper = self.bounds
+            cached = (
+                torch.tensor(lower, device=key[0], dtype=dtype),
+                torch.tensor(upper, device=key[0], dtype=dtype),
+            )
+            self._boxes[key] = cached
+        return cached
 
     def sample(
         self,

@@ -19,7 +19,10 @@ Value = bool | int | float | str
 
 @dataclass(frozen=True)
 class Spec:
-    """A parsed spec: a name, keyword options, and for wrappers the inner spec strings.
+    """A parsed spec: a name, keyword options, and for wrappers the inner specs.
+
+    `parse_spec` leaves the inner specs as text; `optimizers.parse` parses them too, so a
+    wrapper's whole spec is parsed once into one value.
 
     Example:
         >>> parse_spec("restarts(adam:lr=0.01,n=32)")
@@ -28,12 +31,12 @@ class Spec:
 
     name: str
     options: Mapping[str, object] = field(default_factory=dict)
-    inner: tuple[str, ...] = ()
+    inner: tuple[str | Spec, ...] = ()
 
     def __str__(self) -> str:
         opts = [f"{k}={format_value(v)}" for k, v in self.options.items()]
         if self.inner:
-            return f"{self.name}({','.join([*self.inner, *opts])})"
+            return f"{self.name}({','.join([*map(str, self.inner), *opts])})"
         return f"{self.name}:{','.join(opts)}" if opts else self.name
 
 

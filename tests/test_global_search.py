@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -13,7 +14,7 @@ from torch import Tensor
 import optimizers
 import problems
 from optimizers import Context, RandomSearch, Restarts
-from problems import Problem, SpecError
+from problems import Problem, Spec, SpecError
 
 HIMMELBLAU_MINIMA = (
     (3.0, 2.0),
@@ -70,16 +71,18 @@ def context(problem: Problem, seed: int = 0) -> Context:
 
 def starts(method, problem: Problem, seeds) -> Tensor:
     """Rows as the harness builds them: seed s draws its starts from its own generator."""
-    rule = getattr(method, "starts", None)
+    info = method.info
     rows = []
     for s in seeds:
         generator = torch.Generator().manual_seed(s)
-        start = rule if rule is not None else problem.start
-        rows.append(
-            start(problem, method.starts_per_seed, generator)
-            if rule is not None
-            else start(method.starts_per_seed, generator)
-        )
+        if info.starts is not None:
+            rows.append(
+                info.starts(
+                    problem, info.starts_per_seed, generator, device="cpu", dtype=torch.float64
+                )
+            )
+        else:
+            rows.append(problem.start(info.starts_per_seed, generator))
     return torch.cat(rows)
 
 
@@ -119,8 +122,8 @@ def drive(method, problem: Problem, x0: Tensor, steps: int, *, seed: int = 0):
 )
 def test_label_round_trips(spec: str, label: str) -> None:
     method = optimizers.method(spec)
-    assert method.label == label
-    assert optimizers.method(method.label).label == label
+    assert method.info.label == label
+    assert optimizers.method(method.info.label).info.label == label
 
 
 def test_registered_and_exported() -> None:
@@ -131,13 +134,86 @@ def test_registered_and_exported() -> None:
 
 def test_attributes() -> None:
     m = optimizers.method("restarts(adam:lr=0.01,n=32)")
-    assert (m.starts_per_seed, m.evals_per_step) == (32, 1)
-    assert m.hp["lr"] == 0.01
-    assert m.hp["n"] == 32
-    assert optimizers.method("random_search(batch=3)").starts_per_seed == 3
+    assert (m.info.starts_per_seed, m.info.evals_per_step) == (32, 1)
+    assert m.info.name == "restarts"
+    assert m.info.hp["lr"] == 0.01
+    assert m.info.hp["n"] == 32
+    assert m.info.starts is optimizers.uniform_starts
+    assert optimizers.method("random_search(batch=3)").info.starts_per_seed == 3
+    assert optimizers.method("adam").info.starts is None  # the problem's default start
     # a Method object composes too
     inner = optimizers.method("sgd:lr=0.1")
-    assert optimizers.WRAPPERS.factory("restarts")(inner, n=3).label == "restarts(sgd:lr=0.1,n=3)"
+    built = optimizers.WRAPPERS.factory("restarts")(inner, n=3)
+    assert built.info.label == "restarts(sgd:lr=0.1,n=3)"
+
+
+def test_a_wrapper_spec_is_parsed_once_into_one_value() -> None:
+    parsed = optimizers.parse("restarts(adam:lr=0.05,eps=1e-6,n=32)")
+    assert parsed == Spec("restarts", {"eps": 1e-6, "n": 32}, (Spec("adam", {"lr": 0.05}),))
+    assert str(parsed) == "restarts(adam:lr=0.05,eps=1e-06,n=32)"
+    assert optimizers.method(parsed).info.label == "restarts(adam:lr=0.05,eps=1e-06,n=32)"
+
+
+def test_building_a_method_parses_each_spec_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import optimizers._catalogue as catalogue
+
+    seen: list[str] = []
+
+    def counting(text: str) -> Spec:
+        seen.append(text)
+        return problems.parse_spec(text)
+
+    monkeypatch.setattr(catalogue, "parse_spec", counting)
+    method = optimizers.method("restarts(adam:lr=0.05,n=32)")
+    assert seen == ["restarts(adam:lr=0.05,n=32)", "adam:lr=0.05"]  # the outer, then its inner
+    assert method.info.name == "restarts"  # the optimizer_name column, from the built method
+
+
+# --- every registered wrapper -------------------------------------------------------------
+
+WRAPPER_SPECS = {name: f"{name}(adam:lr=0.05)" for name in optimizers.WRAPPERS.names()}
+"""A spec for each wrapper: its name with an inner optimizer, if it takes one."""
+
+
+def wrapper_spec(name: str) -> str:
+    """``name`` alone when the wrapper takes no inner optimizer, else ``name(adam:lr=0.05)``."""
+    try:
+        optimizers.method(WRAPPER_SPECS[name])
+    except SpecError as error:
+        if "no inner optimizer" in str(error):
+            return name
+        raise
+    return WRAPPER_SPECS[name]
+
+
+@pytest.mark.parametrize("name", optimizers.WRAPPERS.names())
+def test_every_wrapper_is_a_method_whose_label_round_trips(name: str) -> None:
+    method = optimizers.method(wrapper_spec(name))
+    info = method.info
+    assert info.name == name
+    assert optimizers.method(info.label).info == info
+    assert info.starts_per_seed >= 1 and info.evals_per_step >= 1
+    assert all(isinstance(v, float) for v in info.hp.values())
+
+
+@pytest.mark.parametrize("name", optimizers.WRAPPERS.names())
+def test_every_wrapper_searches_and_counts(name: str) -> None:
+    """Best-so-far never worsens, the loss is every row's, evaluations add up (no new code
+    for a new wrapper: the registry drives it)."""
+    problem = himmelblau()
+    method = optimizers.method(wrapper_spec(name))
+    seeds, steps = [0, 1], 30
+    x0 = starts(method, problem, seeds)
+    assert x0.shape == (len(seeds) * method.info.starts_per_seed, 2)
+    state, losses, objective, history = drive(method, problem, x0, steps)
+    assert losses.shape == (steps, x0.shape[0])
+    assert bool(torch.isfinite(losses).all())
+    if "evals" not in state:
+        assert objective.evals == steps * x0.shape[0] * method.info.evals_per_step
+    assert float(losses.min()) < float(losses[0].min())  # the search found better points
+    for earlier, later in itertools.pairwise(history):
+        if "best_loss" in later:
+            assert bool((later["best_loss"] <= earlier["best_loss"]).all())
 
 
 @pytest.mark.parametrize(
@@ -256,9 +332,9 @@ def test_evaluation_counts_add_up(spec: str) -> None:
     method = optimizers.method(spec)
     seeds, steps = [0, 1, 2], 17
     x0 = starts(method, problem, seeds)
-    assert x0.shape[0] == len(seeds) * method.starts_per_seed
+    assert x0.shape[0] == len(seeds) * method.info.starts_per_seed
     state, losses, objective, _ = drive(method, problem, x0, steps)
-    per_seed = steps * method.starts_per_seed * method.evals_per_step
+    per_seed = steps * method.info.starts_per_seed * method.info.evals_per_step
     assert objective.evals == len(seeds) * per_seed
     assert losses.shape == (steps, x0.shape[0])
     if "sequential" in spec:  # restarts happened and cost nothing extra
@@ -316,7 +392,7 @@ def test_restarts_wrap_the_torch_adapter() -> None:
     problem = himmelblau()
     ours = optimizers.method("restarts(adam:lr=0.05,n=4)")
     theirs = optimizers.method("restarts(torch:Adam:lr=0.05,n=4)")
-    assert optimizers.method(theirs.label).label == "restarts(torch:Adam:lr=0.05,n=4)"
+    assert optimizers.method(theirs.info.label).info.label == "restarts(torch:Adam:lr=0.05,n=4)"
     x0 = starts(ours, problem, [0, 1])
     torch.testing.assert_close(x0, starts(theirs, problem, [0, 1]))
     _, a, _, _ = drive(ours, problem, x0, 20)
@@ -337,5 +413,5 @@ def test_sequential_restarts_of_row_by_row_lbfgs_forward_evaluation_counts() -> 
     assert int(state["restarts"].sum()) > 0
     for s in history:  # this step's per-row count, also on rows that restarted after it
         assert bool((s["evals"] >= 1).all())
-        assert bool((s["evals"] <= method.evals_per_step).all())
+        assert bool((s["evals"] <= method.info.evals_per_step).all())
     assert float(state["best_loss"].min()) < 1e-8

@@ -276,7 +276,7 @@ def test_killed_process_resumes_with_nothing_lost(tmp_path: Path) -> None:
     parts = {p.name: p.read_bytes() for p in (out / "parts").glob("*.parquet")}
     assert len(parts) == 12
     assert all(parts[name] == data for name, data in survivors.items())  # nothing rewritten
-    assert not list((out / "parts").glob(".*.tmp")) or True
+    assert not list((out / "parts").glob(".*.tmp"))  # a killed write was redone and renamed
     fresh = tmp_path / "fresh"
     assert cli(["run", str(study), "--out", str(fresh), "--quiet"]) == 0
     key = ["problem", "optimizer", "seed", "step"]
@@ -311,23 +311,6 @@ def test_spec_validation_messages() -> None:
         bench.Study.from_dict({"problems": ["sphere"], "optimizers": ["sgd"]})
     with pytest.raises(SpecError, match="dtype 'float16'"):
         _study(dtype="float16")
-
-
-@pytest.mark.cuda
-def test_no_host_sync_between_checkpoints_on_cuda() -> None:
-    problem = problems.get("sphere:dim=2")
-    method = optimizers.method("adam:lr=0.01")
-    x0 = problem.sample(1000, torch.Generator().manual_seed(0), device="cuda")
-    trace = bench.run_rows(
-        problem,
-        method,
-        x0,
-        steps=200,
-        checkpoints=log_checkpoints(200, 5),
-        targets=list(bench.DEFAULT_TARGETS),
-        check_sync=True,
-    )
-    assert trace.checkpoints[-1] == 200
 
 
 def test_changed_study_moves_old_cells_aside_and_loses_nothing(tmp_path: Path) -> None:

@@ -11,7 +11,13 @@ import torch
 from torch import Tensor
 
 import optimizers
-from optimizers.torch_adapter import ELEMENTWISE, TorchOptimizer, TorchRows, torch_names
+from optimizers.torch_adapter import (
+    ELEMENTWISE,
+    HANDLE,
+    TorchOptimizer,
+    TorchRows,
+    torch_names,
+)
 from problems import Spec, SpecError, UnknownNameError, parse_spec
 
 
@@ -131,15 +137,35 @@ def test_elementwise_matches_torch(
     )
 
 
-def test_elementwise_config_step_leaves_inputs_alone(x0: Tensor) -> None:
+def test_elementwise_config_step_leaves_x_and_grad_alone(x0: Tensor) -> None:
+    """The caller's points and gradient are never written; the state is torch's, in place."""
     config = optimizers.configure("torch:NAdam:lr=0.01")
     grad = objective_of(rosenbrock)(x0, True)[1]
     assert grad is not None
+    saved_x0, saved_grad = x0.clone(), grad.clone()
+    x1, state = config.step(x0, grad, config.init(x0))
+    saved_x1 = x1.clone()
+    x2, _ = config.step(x1, grad, state)
+    assert torch.equal(x0, saved_x0)
+    assert torch.equal(grad, saved_grad)
+    assert torch.equal(x1, saved_x1)  # a returned x is the caller's: later steps leave it alone
+    assert not torch.equal(x2, x1)
+
+
+def test_elementwise_builds_its_torch_optimizer_once(x0: Tensor) -> None:
+    config = optimizers.configure("torch:Adam:lr=0.01")
+    grad = objective_of(rosenbrock)(x0, True)[1]
+    assert grad is not None
     x, state = config.step(x0, grad, config.init(x0))
-    saved_x, saved = x.clone(), {k: v.clone() for k, v in state.items()}
-    config.step(x, grad, state)
-    assert torch.equal(x, saved_x)
-    assert all(torch.equal(state[k], v) for k, v in saved.items())
+    handle = state[HANDLE]
+    for _ in range(3):
+        x, state = config.step(x, grad, state)
+        assert state[HANDLE] is handle
+    # other hyperparameters (another config) build a new one, from the same torch state
+    other = optimizers.configure("torch:Adam:lr=0.02")
+    _, moved = other.step(x, grad, state)
+    assert moved[HANDLE] is not handle
+    assert moved["step"] is state["step"]
 
 
 def test_elementwise_rejects_per_row_hyperparameters() -> None:
@@ -235,7 +261,7 @@ def test_lbfgs_row_by_row_with_closure(
 ) -> None:
     method = optimizers.method(spec)
     assert isinstance(method, TorchRows)
-    assert method.evals_per_step == evals_per_step
+    assert method.info.evals_per_step == evals_per_step
     assert method.evals_exact == (evals_per_step == 1)
     objective = objective_of(rosenbrock)
     state = method.init(x0.clone(), None)
@@ -358,7 +384,7 @@ def test_parse_knows_adapter_names() -> None:
     assert optimizers.parse("torch:LBFGS") == Spec("torch:LBFGS")
     assert optimizers.parse("a.b:C:x=1,y=2") == Spec("a.b:C", {"x": 1, "y": 2})
     assert optimizers.parse("adam:lr=0.01") == Spec("adam", {"lr": 0.01})
-    assert optimizers.parse("restarts(torch:NAdam,n=2)").inner == ("torch:NAdam",)
+    assert optimizers.parse("restarts(torch:NAdam,n=2)").inner == (Spec("torch:NAdam"),)
 
 
 def test_betas_are_flat() -> None:
