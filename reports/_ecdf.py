@@ -14,6 +14,7 @@ from reports._outcomes import target_outcomes
 from reports._select import records
 from reports._style import (
     Palette,
+    finish,
     legend_handles,
     log_scale,
     new_figure,
@@ -29,7 +30,7 @@ def runtime_ecdf(results: pd.DataFrame, by: str = "evals") -> pd.DataFrame:
     Each (problem, target) pair of the study weighs the same (problems with a known optimum,
     the targets of the target rows); within a pair, each seed of the solver weighs the same;
     a pair the solver never reached (or has no rows for) adds nothing. Success is judged by
-    `bench.success_table`.
+    `success_table`.
 
     Args:
         results: the results table.
@@ -104,7 +105,5 @@ def ecdf_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> Fig
             ax.set_xlabel(label)
             ax.set_ylabel("fraction of (problem, target) pairs")
             ax.set_title(f"runtime ECDF against {label}")
-        handles = legend_handles(styles)
-        if handles:
-            fig.legend(handles=handles, loc="outside right upper", frameon=False)
+        finish(fig, legend_handles(styles), legend="right")
     return fig

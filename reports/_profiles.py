@@ -18,8 +18,16 @@ from matplotlib.figure import Figure
 
 from reports._convergence import solver_styles
 from reports._load import with_solver
+from reports._metrics import target_label
 from reports._outcomes import target_outcomes
-from reports._style import Palette, legend_handles, log_scale, new_figure, plot_context
+from reports._style import (
+    Palette,
+    finish,
+    legend_handles,
+    log_scale,
+    new_figure,
+    plot_context,
+)
 
 __all__ = [
     "TAU_MAX",
@@ -39,7 +47,7 @@ def times_to_target(results: pd.DataFrame, target: float, *, by: str = "time_s")
 
     A seed that never reaches the target (or diverged or failed before it) takes an infinite
     time, so the median is infinite when half the seeds or more fail. Success is judged by
-    `bench.success_table`; problems without a known optimum are left out.
+    `success_table`; problems without a known optimum are left out.
 
     Args:
         results: the results table.
@@ -155,6 +163,6 @@ def profile_figure(
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("performance ratio τ")
             ax.set_ylabel("fraction of problems ρ(τ)")
-            ax.set_title(f"{label} to gap ≤ {target:g}")
-        fig.legend(handles=legend_handles(styles), loc="outside right upper", frameon=False)
+            ax.set_title(f"{label} to gap ≤ {target_label(target)}")
+        finish(fig, legend_handles(styles), legend="right")
     return fig

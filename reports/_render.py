@@ -18,6 +18,7 @@ from reports._ecdf import ecdf_figure
 from reports._heldout import heldout_figure
 from reports._landscape import MAX_LANDSCAPES, landscape_figure
 from reports._load import load_runs, with_solver
+from reports._metrics import target_label
 from reports._profiles import (
     TAU_MAX,
     benchmark_score,
@@ -31,7 +32,7 @@ from reports._summary import summary_frame
 from reports._tables import esc, failures_table, header_html, scores_table, summary_table
 from reports._winloss import ALPHA, win_loss_figure
 
-__all__ = ["CSS", "render", "study_targets", "write"]
+__all__ = ["CSS", "generated_text", "render", "study_targets", "write"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -87,6 +88,22 @@ def _per_run(results: pd.DataFrame, meta: Mapping[str, Any]) -> tuple[pd.DataFra
     return results, {label: dict(meta)}
 
 
+def generated_text(generated: dt.datetime | str) -> str:
+    """How the page shows its generation time: ``2026-12-01 10:20 UTC`` for a datetime.
+
+    Example:
+        >>> generated_text(dt.datetime(2026, 12, 1, 10, 20, tzinfo=dt.timezone.utc))
+        '2026-12-01 10:20 UTC'
+        >>> generated_text("yesterday")
+        'yesterday'
+    """
+    if isinstance(generated, str):
+        return generated
+    if generated.tzinfo is None:
+        return generated.strftime("%Y-%m-%d %H:%M")
+    return generated.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _figure(make: Callable[[], Figure | None], alt: str, note: str = "") -> str:
     fig = make()
     if fig is None:
@@ -108,8 +125,12 @@ def render(
     targets: Sequence[float] | None = None,
     target: float | None = None,
     tau_max: float = TAU_MAX,
+    generated: dt.datetime | str,
 ) -> str:
     """Render the comparison report of a results table as one self-contained HTML page.
+
+    A pure function of its arguments: the same results, metadata and `generated` give the
+    same page, byte for byte.
 
     Args:
         results: the results table (docs/RESULTS.md), with a ``run`` column when it combines
@@ -120,6 +141,8 @@ def render(
         target: the target of the runtime columns, the profiles and the score (default: 1e-4
             when the study has it, else the middle of `targets`).
         tau_max: the performance profile's range and the score's upper limit.
+        generated: when the report was made, shown on the page: a datetime (an aware one is
+            shown in UTC) or the text to show.
 
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
@@ -203,7 +226,8 @@ def render(
             lambda: profile_figure(results, target, palette=palette, tau_max=tau_max),
             "performance profiles",
             f"Dolan–Moré performance profiles over problems: the fraction of problems a solver "
-            f"solves (median seed reaches gap ≤ {target:g}) within τ times the best solver's "
+            f"solves (median seed reaches gap ≤ {target_label(target)}) within τ times the best "
+            "solver's "
             f"runtime; failures count as infinite. Score: the AlgoPerf benchmark score, the "
             f"area under the profile on [1, {tau_max:g}] divided by {tau_max - 1:g}.",
         )
@@ -252,7 +276,7 @@ def render(
     sections.append(_section("failures", "Diverged and failed runs", failures_table(results)))
 
     names = ", ".join(sorted({str(m.get("name") or k) for k, m in metas.items()}))
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = generated_text(generated)
     nav = "".join(link for link, _ in sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -275,7 +299,7 @@ def write(
     target: float | None = None,
     tau_max: float = TAU_MAX,
 ) -> Path:
-    """Load run directories, render their combined report and write it to `out`.
+    """Load run directories, render their combined report (generated now) and write it to `out`.
 
     Args:
         run_dirs: one or more run directories (``parts/*.parquet`` and ``meta.json``).
@@ -289,7 +313,14 @@ def write(
         The path written.
     """
     results, metas = load_runs(run_dirs, labels=labels)
-    page = render(results, metas, targets=targets, target=target, tau_max=tau_max)
+    page = render(
+        results,
+        metas,
+        targets=targets,
+        target=target,
+        tau_max=tau_max,
+        generated=dt.datetime.now(dt.timezone.utc),
+    )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

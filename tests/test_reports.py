@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-import bench
 import reports
 from problems import SpecError
 
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _synthetic as synthetic
 
 EVIL = "<script>alert(1)</script>"
+WHEN = "2026-12-01 00:00 UTC"
 
 SMALL_PROBLEMS = [
     p
@@ -157,7 +157,7 @@ def test_summary_table_matches_results(page: str, results: pd.DataFrame) -> None
     """Every cell of the summary table, recomputed here from the raw rows.
 
     Failed runs are left out of final gaps, success rates and times to target (as
-    `bench.summary` does); success rates carry a 95 % Wilson interval.
+    `reports.summary` does); success rates carry a 95 % Wilson interval.
     """
     rows = _summary_rows(page)
     ck = results[results["record"] == "checkpoint"]
@@ -183,7 +183,7 @@ def test_summary_table_matches_results(page: str, results: pd.DataFrame) -> None
                 assert col == "–"
                 continue
             n, m = int(hits["step"].notna().sum()), len(valid)
-            lo, hi = bench.wilson_interval(n, m)
+            lo, hi = reports.wilson_interval(n, m)
             ci = f"{100 * float(lo):.0f}–{100 * float(hi):.0f}%"
             assert col == f"{100 * n / m:.0f}% ({n}/{m})[{ci}]"
         hits = mine[np.isclose(mine["target"], 1e-4) & mine["step"].notna()]
@@ -239,7 +239,7 @@ def test_runs_combine_with_labels(run_dir: Path, tmp_path: Path) -> None:
     solvers = reports.add_solver(combined)["solver"].unique()
     assert "momentum [gpu-run · cuda]" in solvers
     page = reports.render(
-        combined[combined["problem"].isin(["rosenbrock", "sphere:dim=10"])], metas
+        combined[combined["problem"].isin(["rosenbrock", "sphere:dim=10"])], metas, generated=WHEN
     )
     assert 'id="devices"' in page
     assert page.count('<div class="run">') == 2
@@ -250,13 +250,13 @@ def test_runs_combine_with_labels(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_load_names_a_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(bench.StoreError, match="parts"):
+    with pytest.raises(reports.StoreError, match="parts"):
         reports.load_runs([tmp_path])
 
 
 def test_render_accepts_one_meta_without_run_column(results: pd.DataFrame) -> None:
     page = reports.render(
-        results[results["problem"] == "beale"], {"name": "plain", "label": "plain"}
+        results[results["problem"] == "beale"], {"name": "plain", "label": "plain"}, generated=WHEN
     )
     assert "run plain" in page
 
@@ -385,7 +385,7 @@ def test_optional_figures_skip_gracefully(results: pd.DataFrame) -> None:
 
 def test_report_without_targets_or_f_star(results: pd.DataFrame) -> None:
     ml = results[(results["problem"] == "mlp-regression") & (results["record"] != "target")]
-    page = reports.render(ml, {"name": "ml"})
+    page = reports.render(ml, {"name": "ml"}, generated=WHEN)
     assert 'id="profiles"' not in page  # no target rows and no targets in meta
     rows = _summary_rows(page)
     assert len(rows) == 4
@@ -432,10 +432,10 @@ def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> 
     assert bad.any()
     frame.loc[bad, ["loss", "best_loss", "gap"]] = np.inf
     frame.loc[bad & (frame["seed"] == 1), ["loss", "best_loss", "gap"]] = np.nan
-    page = reports.render(frame, {"name": "inf"})
+    page = reports.render(frame, {"name": "inf"}, generated=WHEN)
     assert 'id="winloss"' in page
     lone = frame[frame["optimizer"] == "sgd:lr=0.001"]
-    page = reports.render(lone, {"name": "lone"})
+    page = reports.render(lone, {"name": "lone"}, generated=WHEN)
     assert "sgd:lr=0.001" in page
 
 
@@ -443,7 +443,7 @@ def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> 
 
 
 def test_report_of_a_real_study(tmp_path: Path) -> None:
-    """`bench run` a tiny study, then report it: tables agree with `bench.summary`."""
+    """`bench run` a tiny study, then report it: tables agree with `reports.summary`."""
     out = tmp_path / "tiny"
     command = [sys.executable, "-m", "bench", "run", "--problems", "sphere,rosenbrock",
                "--optimizers", "sgd,adam", "--seeds", "3", "--steps", "100", "--out", str(out),
@@ -456,7 +456,7 @@ def test_report_of_a_real_study(tmp_path: Path) -> None:
     for anchor in ("summary", "convergence", "ecdf", "profiles", "winloss", "landscapes"):
         assert f'id="{anchor}"' in page
     rows = _summary_rows(page)
-    table = bench.summary(bench.load(out, record=None))
+    table = reports.summary(reports.load(out, record=None))
     assert set(rows) == {(p, o) for p, o in table[["problem", "optimizer"]].itertuples(index=False)}
     for row in table.itertuples(index=False):
         cells = rows[(row.problem, row.optimizer)]
@@ -467,10 +467,23 @@ def test_report_of_a_real_study(tmp_path: Path) -> None:
 
 def test_chosen_targets_drive_the_columns(results: pd.DataFrame) -> None:
     sphere = results[results["problem"] == "sphere:dim=10"]
-    page = reports.render(sphere, {"name": "t"}, targets=[1e-2, 1e-6], target=1e-6)
+    page = reports.render(sphere, {"name": "t"}, targets=[1e-2, 1e-6], target=1e-6, generated=WHEN)
     (rows,) = tables(page, "summary")
     header = " ".join(rows[0])
-    assert "gap ≤ 0.01" in header
+    assert "gap ≤ 1e-02" in header  # one spelling of a target, as in the column names
     assert "gap ≤ 1e-06" in header
     assert "steps to1e-06" in rows[0]  # "steps to<br>1e-06"
-    assert "gap ≤ 10" not in header
+    assert "gap ≤ 1e+01" not in header
+    assert "0.01" not in header
+
+
+def test_render_is_a_pure_function_of_its_arguments(results: pd.DataFrame) -> None:
+    """The same results, meta and generation time give the same page, byte for byte."""
+    frame = results[results["problem"].isin(["sphere:dim=10", "beale"])]
+    first = reports.render(frame, {"name": "same"}, generated=WHEN)
+    second = reports.render(frame.copy(), {"name": "same"}, generated=WHEN)
+    assert first == second
+    assert f"generated {WHEN}" in first
+    later = reports.render(frame, {"name": "same"}, generated="2027-01-01 00:00 UTC")
+    assert later != first
+    assert later.replace("2027-01-01", "2026-12-01") == first  # only the date differs
