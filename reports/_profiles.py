@@ -42,7 +42,13 @@ TAU_MAX = 4.0
 """AlgoPerf's upper limit of the performance ratio."""
 
 
-def times_to_target(results: pd.DataFrame, target: float, *, by: str = "time_s") -> pd.DataFrame:
+def times_to_target(
+    results: pd.DataFrame,
+    target: float,
+    *,
+    by: str = "time_s",
+    outcomes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Median over seeds of the runtime to reach `target`, per solver and problem.
 
     A seed that never reaches the target (or diverged or failed before it) takes an infinite
@@ -53,11 +59,13 @@ def times_to_target(results: pd.DataFrame, target: float, *, by: str = "time_s")
         results: the results table.
         target: the precision on the gap (one of the study's targets).
         by: ``time_s`` (wall time) or ``evals``.
+        outcomes: ``target_outcomes(results, [target])``, when the caller has it already.
 
     Returns:
         A solver x problem frame of times (inf where it fails).
     """
-    outcomes = target_outcomes(results, [target])
+    if outcomes is None:
+        outcomes = target_outcomes(results, [target])
     if outcomes.empty:
         return pd.DataFrame(dtype=float)
     runtime = outcomes[by].astype(float).where(outcomes["success"].astype(bool), np.inf)
@@ -125,6 +133,7 @@ def profile_figure(
     *,
     palette: Palette | None = None,
     tau_max: float = TAU_MAX,
+    outcomes: pd.DataFrame | None = None,
 ) -> Figure:
     """Performance profiles over problems by wall time and by evaluations.
 
@@ -133,17 +142,20 @@ def profile_figure(
         target: the precision on the gap that defines "solved".
         palette: optimizer -> colour.
         tau_max: the right end of the profile and of the score's integral.
+        outcomes: ``target_outcomes(results, [target])``, when the caller has it already.
 
     Returns:
         The figure (two panels).
     """
     results = with_solver(results)
+    if outcomes is None:
+        outcomes = target_outcomes(results, [target])
     styles = solver_styles(results, palette)
     taus = np.geomspace(1.0, tau_max, 200)
     with plot_context():
         fig, axes = new_figure(2, ncols=2, width=11.0, height=3.6)
         for ax, by, label in zip(axes, ["time_s", "evals"], ["wall time", "evaluations"]):
-            ratios = performance_ratios(times_to_target(results, target, by=by))
+            ratios = performance_ratios(times_to_target(results, target, by=by, outcomes=outcomes))
             if ratios.empty:
                 ax.set_title(f"no target rows ({label})")
                 continue

@@ -19,6 +19,7 @@ from reports._heldout import heldout_figure
 from reports._landscape import MAX_LANDSCAPES, landscape_figure
 from reports._load import load_runs, with_solver
 from reports._metrics import target_label
+from reports._outcomes import target_outcomes
 from reports._profiles import (
     TAU_MAX,
     benchmark_score,
@@ -202,12 +203,13 @@ def render(
         )
     )
 
+    reached = target_outcomes(results)  # once for both ECDF panels
     sections.append(
         _section(
             "ecdf",
             "Runtime ECDFs",
             _figure(
-                lambda: ecdf_figure(results, palette=palette),
+                lambda: ecdf_figure(results, palette=palette, outcomes=reached),
                 "runtime ECDFs",
                 "Fraction of (problem, target) pairs reached, over all the study's targets and the "
                 "problems with a known f*, each seed weighted equally (COCO style); a cross "
@@ -217,13 +219,14 @@ def render(
     )
 
     if target is not None:
+        at = target_outcomes(results, [target])  # once for the scores and the profiles
         scores = {}
         for by, label in (("time_s", "score (wall time)"), ("evals", "score (evaluations)")):
             scores[label] = benchmark_score(
-                performance_ratios(times_to_target(results, target, by=by)), tau_max
+                performance_ratios(times_to_target(results, target, by=by, outcomes=at)), tau_max
             )
         body = _figure(
-            lambda: profile_figure(results, target, palette=palette, tau_max=tau_max),
+            lambda: profile_figure(results, target, palette=palette, tau_max=tau_max, outcomes=at),
             "performance profiles",
             f"Dolan–Moré performance profiles over problems: the fraction of problems a solver "
             f"solves (median seed reaches gap ≤ {target_label(target)}) within τ times the best "
@@ -298,8 +301,9 @@ def write(
     targets: Sequence[float] | None = None,
     target: float | None = None,
     tau_max: float = TAU_MAX,
+    generated: dt.datetime | str | None = None,
 ) -> Path:
-    """Load run directories, render their combined report (generated now) and write it to `out`.
+    """Load run directories, render their combined report and write it to `out`.
 
     Args:
         run_dirs: one or more run directories (``parts/*.parquet`` and ``meta.json``).
@@ -308,6 +312,7 @@ def write(
         targets: the targets with a success-rate column (see `render`).
         target: the target of the runtime columns, profiles and score (see `render`).
         tau_max: the performance profile's range and the score's upper limit.
+        generated: the generation time shown on the page (default: now, in UTC).
 
     Returns:
         The path written.
@@ -319,7 +324,7 @@ def write(
         targets=targets,
         target=target,
         tau_max=tau_max,
-        generated=dt.datetime.now(dt.timezone.utc),
+        generated=generated if generated is not None else dt.datetime.now(dt.timezone.utc),
     )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
