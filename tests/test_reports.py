@@ -487,3 +487,66 @@ def test_render_is_a_pure_function_of_its_arguments(results: pd.DataFrame) -> No
     later = reports.render(frame, {"name": "same"}, generated="2027-01-01 00:00 UTC")
     assert later != first
     assert later.replace("2027-01-01", "2026-12-01") == first  # only the date differs
+
+
+# --- the signed-rank test, the schema, tick labels ---------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_signed_rank_test_matches_scipy(seed: int) -> None:
+    """Exact where scipy is exact (no ties, n <= 50; ties with n <= 13), normal beyond n = 50."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    n = [5, 12, 30, 50][seed % 4]
+    d = rng.normal(0.3, 1.0, n)  # no ties, no zeros
+    assert reports.signed_rank_test(d) == pytest.approx(stats.wilcoxon(d).pvalue, rel=1e-9)
+    tied = rng.integers(-3, 4, 12).astype(float)  # ties and zeros, n <= 13: scipy permutes
+    expected = stats.wilcoxon(tied, zero_method="wilcox").pvalue
+    assert reports.signed_rank_test(tied) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    large = np.round(rng.normal(0.2, 1.0, 200), 1)  # n > 50, ties: both asymptotic
+    expected = stats.wilcoxon(large, zero_method="wilcox").pvalue
+    assert reports.signed_rank_test(large) == pytest.approx(expected, rel=1e-6)
+
+
+def test_signed_rank_test_edge_cases() -> None:
+    assert reports.signed_rank_test(np.zeros(5)) == 1.0
+    assert reports.signed_rank_test(np.array([np.nan, 1.0])) == 1.0  # one difference: p = 1
+    assert reports.signed_rank_test(np.arange(1.0, 11.0)) == pytest.approx(2 / 2**10)
+
+
+def test_schema_matches_docs_results() -> None:
+    """`reports.SCHEMA` names every column docs/RESULTS.md lists, with its type."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md").read_text()
+    documented: dict[str, str] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            for name in re.findall(r"`([^`]+)`", cells[0]):
+                documented[name] = cells[1]
+    hp = documented.pop(f"{reports.HP_PREFIX}<name>")
+    assert hp == "float"
+    assert documented == reports.SCHEMA
+    assert set(reports.RUN_KEYS) <= set(reports.SCHEMA)
+
+
+def test_log_tick_labels_are_plain_text() -> None:
+    fig = reports.convergence_figure(
+        pd.DataFrame(
+            {
+                "record": "checkpoint",
+                "problem": "p",
+                "optimizer": "o",
+                "seed": 0,
+                "step": [1.0, 10.0, 100.0, 1000.0],
+                "gap": [1.0, 1e-2, 1e-4, 1e-6],
+                "best_loss": [1.0, 1e-2, 1e-4, 1e-6],
+                "status": "ok",
+            }
+        )
+    )
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("$" in label for label in labels)
+    assert "10⁻⁴" in labels
