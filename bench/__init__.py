@@ -1,10 +1,14 @@
-"""The harness: study specs, the batched engine, the results store, metrics and the CLI.
+"""The harness: study specs, the batched engine, the results store's writer and the CLI.
+
+Reading results (the table, the metrics, ``bench show``) is the ``reports`` package's job;
+it reads the files this package writes and never imports it.
 
 Example:
     >>> import bench
+    >>> import reports
     >>> study = bench.Study.from_toml("studies/quick.toml")        # doctest: +SKIP
     >>> bench.run_study(study, "runs/quick")                         # doctest: +SKIP
-    >>> bench.load("runs/quick").groupby("optimizer")["gap"].median()  # doctest: +SKIP
+    >>> reports.load("runs/quick").groupby("optimizer")["gap"].median()  # doctest: +SKIP
 
 Names are imported on first use (PEP 562), so ``bench list`` and the engine start without
 pandas and pyarrow.
@@ -22,15 +26,8 @@ _EXPORTS = {
     "make_objective": "bench._engine",
     "run_rows": "bench._engine",
     "starts": "bench._engine",
-    "ert": "bench._metrics",
-    "success_table": "bench._metrics",
-    "summary": "bench._metrics",
-    "wilson_interval": "bench._metrics",
     "RunSummary": "bench._runner",
     "run_study": "bench._runner",
-    "StoreError": "bench._store",
-    "load": "bench._store",
-    "load_meta": "bench._store",
     "DEFAULT_TARGETS": "bench._study",
     "Cell": "bench._study",
     "Study": "bench._study",
@@ -40,21 +37,14 @@ __all__ = [
     "DEFAULT_TARGETS",
     "Cell",
     "RunSummary",
-    "StoreError",
     "Study",
     "Trace",
-    "ert",
-    "load",
-    "load_meta",
     "log_checkpoints",
     "make_objective",
     "run_cell",
     "run_rows",
     "run_study",
     "starts",
-    "success_table",
-    "summary",
-    "wilson_interval",
 ]
 
 
@@ -75,7 +65,5 @@ if TYPE_CHECKING:
     from bench._cell import run_cell
     from bench._checkpoints import log_checkpoints
     from bench._engine import Trace, make_objective, run_rows, starts
-    from bench._metrics import ert, success_table, summary, wilson_interval
     from bench._runner import RunSummary, run_study
-    from bench._store import StoreError, load, load_meta
     from bench._study import DEFAULT_TARGETS, Cell, Study

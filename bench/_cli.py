@@ -157,9 +157,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         print(f"{summary.cells} cells ({summary.skipped} already finished) -> {summary.run_dir}")
-        from bench._show import show_text
+        import reports  # the reading side, only when it is used
 
-        print(show_text(summary.run_dir))
+        print(reports.show_text(summary.run_dir))
     if summary.failed_runs:
         print(f"bench run: {summary.failed_runs} runs failed (see bench show)", file=sys.stderr)
         return 1
@@ -167,14 +167,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from bench._show import show_text
+    import reports  # the reading side: pandas and Parquet, no torch, no catalogue
 
-    print(show_text(args.run_dir, targets=args.target))
+    print(reports.show_text(args.run_dir, targets=args.target))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    import reports
+    import reports  # the reading side: no torch, no catalogue
 
     if args.label and len(args.label) != len(args.run_dirs):
         msg = f"--label given {len(args.label)} times for {len(args.run_dirs)} run directories"

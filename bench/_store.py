@@ -1,10 +1,14 @@
-"""The results store: one Parquet part per finished cell, written atomically, and meta.json.
+"""The writing side of the results store: one Parquet part per finished cell, and meta.json.
 
 Layout of a run directory::
 
     runs/quick-20261130-010203/
         meta.json              study spec, command line, versions, CPU/GPU, git commit
         parts/<cell_id>.parquet
+
+The columns are the schema of docs/RESULTS.md, the contract with the reading side
+(``reports.load``, ``reports.SCHEMA``), which never imports this package. The writer reads
+back only what resuming needs: which cells are finished, and the study in meta.json.
 """
 
 from __future__ import annotations
@@ -12,22 +16,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from problems import StoreError
 
-__all__ = [
-    "RECORDS",
-    "StoreError",
-    "finished_cells",
-    "load",
-    "load_meta",
-    "write_meta",
-    "write_part",
-]
-
-RECORDS = ("checkpoint", "target", "trajectory", "grid")
+__all__ = ["finished_cells", "load_meta", "write_meta", "write_part"]
 
 
 def _parts(run_dir: Path) -> Path:
@@ -53,50 +48,20 @@ def finished_cells(run_dir: Path) -> set[str]:
     return {p.stem for p in folder.glob("*.parquet")} if folder.is_dir() else set()
 
 
-def load(run_dir: str | Path, record: str | None = "checkpoint") -> pd.DataFrame:
-    """The tidy long table of a run directory (see docs/RESULTS.md).
+def load_meta(run_dir: str | Path) -> dict[str, Any]:
+    """meta.json of a run directory being resumed (empty dict when absent).
 
-    Args:
-        run_dir: a directory written by ``bench run``.
-        record: which rows: ``checkpoint`` (default), ``target``, ``trajectory``, ``grid``,
-            or None for all.
+    The writer's own read, for resume; readers of results use ``reports.load_meta``.
 
     Raises:
-        StoreError: the directory holds no parts, or a part is truncated or corrupt (named).
+        StoreError: meta.json is corrupt (named).
     """
-    run_dir = Path(run_dir)
-    if record is not None and record not in RECORDS:
-        msg = f"unknown record kind {record!r}; allowed: {', '.join(RECORDS)}"
-        raise StoreError(msg)
-    if not run_dir.is_dir():
-        msg = f"{run_dir}: no such run directory"
-        raise StoreError(msg)
-    files = sorted(_parts(run_dir).glob("*.parquet"))
-    if not files:
-        msg = f"{run_dir}: no results (no parts/*.parquet)"
-        raise StoreError(msg)
-    frames = []
-    for path in files:
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as error:
-            msg = f"{path}: corrupt or truncated Parquet part ({type(error).__name__}: {error})"
-            raise StoreError(msg) from None
-        frames.append(frame if record is None else frame[frame["record"] == record])
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).dropna(axis=1, how="all")
-
-
-def load_meta(run_dir: str | Path) -> dict[str, object]:
-    """The run's meta.json (empty dict when absent)."""
     path = Path(run_dir) / "meta.json"
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        return dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as error:
         msg = f"{path}: corrupt meta.json ({error})"
         raise StoreError(msg) from None
 

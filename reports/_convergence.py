@@ -11,6 +11,7 @@ from reports._select import measure, records, sorted_unique
 from reports._style import (
     LINESTYLES,
     Palette,
+    finish,
     legend_handles,
     log_scale,
     new_figure,
@@ -133,12 +134,5 @@ def convergence_figure(
             ax.set_ylabel("gap to f*" if col == "gap" else col.replace("_", " "))
         if not problems:
             axes[0].set_title("no checkpoint rows")
-        handles = legend_handles(styles)
-        if handles:
-            fig.legend(
-                handles=handles,
-                loc="outside lower center",
-                ncols=min(len(handles), 5),
-                frameon=False,
-            )
+        finish(fig, legend_handles(styles), legend="bottom", legend_cols=5)
     return fig

@@ -10,6 +10,7 @@ from matplotlib.lines import Line2D
 from reports._select import records, sorted_unique
 from reports._style import (
     Palette,
+    finish,
     legend_label,
     log_scale,
     new_figure,
@@ -92,5 +93,5 @@ def device_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> F
             )
             for name in sorted_unique(table["optimizer"])
         ]
-        fig.legend(handles=handles, loc="outside right upper", frameon=False)
+        finish(fig, handles, legend="right")
     return fig

@@ -14,6 +14,7 @@ from reports._outcomes import target_outcomes
 from reports._select import records
 from reports._style import (
     Palette,
+    finish,
     legend_handles,
     log_scale,
     new_figure,
@@ -23,23 +24,27 @@ from reports._style import (
 __all__ = ["ecdf_figure", "runtime_ecdf"]
 
 
-def runtime_ecdf(results: pd.DataFrame, by: str = "evals") -> pd.DataFrame:
+def runtime_ecdf(
+    results: pd.DataFrame, by: str = "evals", *, outcomes: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The runtime ECDF of every solver.
 
     Each (problem, target) pair of the study weighs the same (problems with a known optimum,
     the targets of the target rows); within a pair, each seed of the solver weighs the same;
     a pair the solver never reached (or has no rows for) adds nothing. Success is judged by
-    `bench.success_table`.
+    `success_table`.
 
     Args:
         results: the results table.
         by: ``evals`` or ``time_s``: the runtime measure.
+        outcomes: `target_outcomes` of `results`, when the caller has it already.
 
     Returns:
         Columns ``solver``, ``runtime`` (ascending per solver) and ``fraction`` (the ECDF
         value just after that runtime, in [0, 1]).
     """
-    outcomes = target_outcomes(results)
+    if outcomes is None:
+        outcomes = target_outcomes(results)
     if outcomes.empty:
         return pd.DataFrame(columns=["solver", "runtime", "fraction"])
     n_pairs = len(outcomes[["problem", "target"]].drop_duplicates())
@@ -62,7 +67,12 @@ def runtime_ecdf(results: pd.DataFrame, by: str = "evals") -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def ecdf_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> Figure:
+def ecdf_figure(
+    results: pd.DataFrame,
+    *,
+    palette: Palette | None = None,
+    outcomes: pd.DataFrame | None = None,
+) -> Figure:
     """Runtime ECDFs against evaluations and against wall time, one line per solver.
 
     A cross marks each solver's median budget (its runs' last checkpoint).
@@ -70,17 +80,20 @@ def ecdf_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> Fig
     Args:
         results: the results table.
         palette: optimizer -> colour.
+        outcomes: `target_outcomes` of `results`, when the caller has it already.
 
     Returns:
         The figure (two panels).
     """
     results = with_solver(results)
+    if outcomes is None:
+        outcomes = target_outcomes(results)
     styles = solver_styles(results, palette)
     ck = records(results, "checkpoint")
     with plot_context():
         fig, axes = new_figure(2, ncols=2, width=11.0, height=3.6)
         for ax, by, label in zip(axes, ["evals", "time_s"], ["evaluations", "wall time (s)"]):
-            ecdf = runtime_ecdf(results, by)
+            ecdf = runtime_ecdf(results, by, outcomes=outcomes)
             budgets = ck.groupby(["solver", "problem", "seed"])[by].max().groupby("solver").median()
             lo = ecdf["runtime"][ecdf["runtime"] > 0].min() if len(ecdf) else np.nan
             hi = max(
@@ -104,7 +117,5 @@ def ecdf_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> Fig
             ax.set_xlabel(label)
             ax.set_ylabel("fraction of (problem, target) pairs")
             ax.set_title(f"runtime ECDF against {label}")
-        handles = legend_handles(styles)
-        if handles:
-            fig.legend(handles=handles, loc="outside right upper", frameon=False)
+        finish(fig, legend_handles(styles), legend="right")
     return fig

@@ -10,6 +10,7 @@ from reports._load import with_solver
 from reports._select import records, sorted_unique
 from reports._style import (
     Palette,
+    finish,
     legend_handles,
     log_scale,
     new_figure,
@@ -74,8 +75,5 @@ def heldout_figure(results: pd.DataFrame, *, palette: Palette | None = None) -> 
             ax.set_xlabel(x)
             ax.set_ylabel("held-out loss")
             ax.set_title(title(problem))
-        handles = legend_handles(styles)
-        fig.legend(
-            handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False
-        )
+        finish(fig, legend_handles(styles), legend="bottom", legend_cols=3)
     return fig

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from reports._convergence import solver_styles
 from reports._load import with_solver
 from reports._select import records, sorted_unique
-from reports._style import Palette, legend_handles, new_figure, plot_context, title
+from reports._style import Palette, finish, legend_handles, new_figure, plot_context, title
 
 __all__ = ["MAX_LANDSCAPES", "TRAJECTORIES", "landscape_figure", "landscape_grid"]
 
@@ -116,8 +116,5 @@ def landscape_figure(
             ax.set_xlabel("x0")
             ax.set_ylabel("x1")
             ax.grid(False)
-        handles = legend_handles(styles)
-        fig.legend(
-            handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False
-        )
+        finish(fig, legend_handles(styles), legend="bottom", legend_cols=5)
     return fig

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from problems import SpecError
+from reports._store import load, load_meta
 
 __all__ = ["COLUMNS", "add_solver", "load_runs", "run_labels", "with_solver"]
 
@@ -18,8 +19,9 @@ COLUMNS = (
     "evals", "time_s", "loss", "best_loss", "gap", "f_star", "target", "epoch", "heldout_loss",
     "step_time_s", "x0", "x1",
 )  # fmt: skip
-"""Columns the report reads; `add_solver` adds any that a table lacks (`bench.load` drops
-all-NaN columns, e.g. ``gap`` when no problem has a known optimum)."""
+"""Columns the report reads; `add_solver` adds any that a table lacks (`load` drops all-NaN
+columns, e.g. ``gap`` when no problem has a known optimum). All but ``run`` (the label of a
+run directory, added by `load_runs`) are columns of the schema (`SCHEMA`)."""
 
 
 def run_labels(run_dirs: Sequence[Path], metas: Sequence[dict[str, Any]]) -> list[str]:
@@ -71,8 +73,7 @@ def load_runs(
 ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """Load run directories into one results table with a ``run`` label column.
 
-    Reads only Parquet and JSON, through `bench.load` (all record kinds) and
-    `bench.load_meta`.
+    Reads only Parquet and JSON, through `load` (all record kinds) and `load_meta`.
 
     Args:
         run_dirs: directories holding ``parts/*.parquet`` and ``meta.json``.
@@ -82,16 +83,14 @@ def load_runs(
         The combined table (docs/RESULTS.md columns plus ``run``) and ``{run label: meta}``.
 
     Raises:
-        bench.StoreError: a directory without results, or a corrupt file (named).
+        StoreError: a directory without results, or a corrupt file (named).
         SpecError: no run directories, or labels that do not match them one to one.
     """
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
         msg = "no run directories given"
         raise SpecError(msg)
-    import bench
-
-    metas = [dict(bench.load_meta(d)) for d in dirs]
+    metas = [load_meta(d) for d in dirs]
     if labels is None:
         names = run_labels(dirs, metas)
     else:
@@ -101,7 +100,7 @@ def load_runs(
             raise SpecError(msg)
     frames = []
     for name, d in zip(names, dirs):
-        frame = bench.load(d, record=None)
+        frame = load(d, record=None)
         frame.insert(0, "run", name)
         frames.append(frame)
     results = pd.concat(frames, ignore_index=True)

@@ -1,9 +1,9 @@
-"""Per-run outcomes and per-cell summaries from `bench`'s metrics, keyed by the report's solver.
+"""Per-run outcomes and per-cell summaries from the metrics, keyed by the report's solver.
 
-`bench.success_table` and `bench.summary` group by (problem, optimizer, device); a report may
-combine several runs, so they are applied run by run and their rows named by ``solver``
-(see `add_solver`). The success rules (what counts as reaching a target; failed runs left
-out) are the harness's, so the report and ``bench show`` agree.
+`success_table` and `summary` group by (problem, optimizer, device); a report may combine
+several runs, so they are applied run by run and their rows named by ``solver`` (see
+`add_solver`). The success rules (what counts as reaching a target; failed runs left out) are
+the metrics', so the report and ``bench show`` agree.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from reports._load import with_solver
+from reports._metrics import success_table, summary
 
 __all__ = ["cell_summary", "run_outcomes", "target_outcomes"]
 
@@ -38,23 +39,19 @@ def _by_run(results: pd.DataFrame, fn: Callable[[pd.DataFrame], pd.DataFrame]) -
 
 
 def run_outcomes(results: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
-    """`bench.success_table` of every run directory, with ``run`` and ``solver``.
+    """`success_table` of every run directory, with ``run`` and ``solver``.
 
     One row per (solver, problem, seed, target): ``success`` and the ``step``, ``evals``
     and ``time_s`` to the target (NaN when not reached), ``status``, ``evals_total``.
     """
-    from bench._metrics import success_table
-
     return _by_run(results, lambda rows: success_table(rows, list(targets)))
 
 
 def cell_summary(results: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
-    """`bench.summary` of every run directory, with ``run`` and ``solver``.
+    """`summary` of every run directory, with ``run`` and ``solver``.
 
-    One row per (solver, problem); see `bench.summary` for the columns.
+    One row per (solver, problem); see `summary` for the columns.
     """
-    from bench._metrics import summary
-
     return _by_run(results, lambda rows: summary(rows, list(targets)))
 
 

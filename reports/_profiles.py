@@ -18,8 +18,16 @@ from matplotlib.figure import Figure
 
 from reports._convergence import solver_styles
 from reports._load import with_solver
+from reports._metrics import target_label
 from reports._outcomes import target_outcomes
-from reports._style import Palette, legend_handles, log_scale, new_figure, plot_context
+from reports._style import (
+    Palette,
+    finish,
+    legend_handles,
+    log_scale,
+    new_figure,
+    plot_context,
+)
 
 __all__ = [
     "TAU_MAX",
@@ -34,22 +42,30 @@ TAU_MAX = 4.0
 """AlgoPerf's upper limit of the performance ratio."""
 
 
-def times_to_target(results: pd.DataFrame, target: float, *, by: str = "time_s") -> pd.DataFrame:
+def times_to_target(
+    results: pd.DataFrame,
+    target: float,
+    *,
+    by: str = "time_s",
+    outcomes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Median over seeds of the runtime to reach `target`, per solver and problem.
 
     A seed that never reaches the target (or diverged or failed before it) takes an infinite
     time, so the median is infinite when half the seeds or more fail. Success is judged by
-    `bench.success_table`; problems without a known optimum are left out.
+    `success_table`; problems without a known optimum are left out.
 
     Args:
         results: the results table.
         target: the precision on the gap (one of the study's targets).
         by: ``time_s`` (wall time) or ``evals``.
+        outcomes: ``target_outcomes(results, [target])``, when the caller has it already.
 
     Returns:
         A solver x problem frame of times (inf where it fails).
     """
-    outcomes = target_outcomes(results, [target])
+    if outcomes is None:
+        outcomes = target_outcomes(results, [target])
     if outcomes.empty:
         return pd.DataFrame(dtype=float)
     runtime = outcomes[by].astype(float).where(outcomes["success"].astype(bool), np.inf)
@@ -117,6 +133,7 @@ def profile_figure(
     *,
     palette: Palette | None = None,
     tau_max: float = TAU_MAX,
+    outcomes: pd.DataFrame | None = None,
 ) -> Figure:
     """Performance profiles over problems by wall time and by evaluations.
 
@@ -125,17 +142,20 @@ def profile_figure(
         target: the precision on the gap that defines "solved".
         palette: optimizer -> colour.
         tau_max: the right end of the profile and of the score's integral.
+        outcomes: ``target_outcomes(results, [target])``, when the caller has it already.
 
     Returns:
         The figure (two panels).
     """
     results = with_solver(results)
+    if outcomes is None:
+        outcomes = target_outcomes(results, [target])
     styles = solver_styles(results, palette)
     taus = np.geomspace(1.0, tau_max, 200)
     with plot_context():
         fig, axes = new_figure(2, ncols=2, width=11.0, height=3.6)
         for ax, by, label in zip(axes, ["time_s", "evals"], ["wall time", "evaluations"]):
-            ratios = performance_ratios(times_to_target(results, target, by=by))
+            ratios = performance_ratios(times_to_target(results, target, by=by, outcomes=outcomes))
             if ratios.empty:
                 ax.set_title(f"no target rows ({label})")
                 continue
@@ -155,6 +175,6 @@ def profile_figure(
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("performance ratio τ")
             ax.set_ylabel("fraction of problems ρ(τ)")
-            ax.set_title(f"{label} to gap ≤ {target:g}")
-        fig.legend(handles=legend_handles(styles), loc="outside right upper", frameon=False)
+            ax.set_title(f"{label} to gap ≤ {target_label(target)}")
+        finish(fig, legend_handles(styles), legend="right")
     return fig

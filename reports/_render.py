@@ -18,6 +18,8 @@ from reports._ecdf import ecdf_figure
 from reports._heldout import heldout_figure
 from reports._landscape import MAX_LANDSCAPES, landscape_figure
 from reports._load import load_runs, with_solver
+from reports._metrics import target_label
+from reports._outcomes import target_outcomes
 from reports._profiles import (
     TAU_MAX,
     benchmark_score,
@@ -31,7 +33,7 @@ from reports._summary import summary_frame
 from reports._tables import esc, failures_table, header_html, scores_table, summary_table
 from reports._winloss import ALPHA, win_loss_figure
 
-__all__ = ["CSS", "render", "study_targets", "write"]
+__all__ = ["CSS", "generated_text", "render", "study_targets", "write"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -87,6 +89,22 @@ def _per_run(results: pd.DataFrame, meta: Mapping[str, Any]) -> tuple[pd.DataFra
     return results, {label: dict(meta)}
 
 
+def generated_text(generated: dt.datetime | str) -> str:
+    """How the page shows its generation time: ``2026-12-01 10:20 UTC`` for a datetime.
+
+    Example:
+        >>> generated_text(dt.datetime(2026, 12, 1, 10, 20, tzinfo=dt.timezone.utc))
+        '2026-12-01 10:20 UTC'
+        >>> generated_text("yesterday")
+        'yesterday'
+    """
+    if isinstance(generated, str):
+        return generated
+    if generated.tzinfo is None:
+        return generated.strftime("%Y-%m-%d %H:%M")
+    return generated.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _figure(make: Callable[[], Figure | None], alt: str, note: str = "") -> str:
     fig = make()
     if fig is None:
@@ -108,8 +126,12 @@ def render(
     targets: Sequence[float] | None = None,
     target: float | None = None,
     tau_max: float = TAU_MAX,
+    generated: dt.datetime | str,
 ) -> str:
     """Render the comparison report of a results table as one self-contained HTML page.
+
+    A pure function of its arguments: the same results, metadata and `generated` give the
+    same page, byte for byte.
 
     Args:
         results: the results table (docs/RESULTS.md), with a ``run`` column when it combines
@@ -120,6 +142,8 @@ def render(
         target: the target of the runtime columns, the profiles and the score (default: 1e-4
             when the study has it, else the middle of `targets`).
         tau_max: the performance profile's range and the score's upper limit.
+        generated: when the report was made, shown on the page: a datetime (an aware one is
+            shown in UTC) or the text to show.
 
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
@@ -179,12 +203,13 @@ def render(
         )
     )
 
+    reached = target_outcomes(results)  # once for both ECDF panels
     sections.append(
         _section(
             "ecdf",
             "Runtime ECDFs",
             _figure(
-                lambda: ecdf_figure(results, palette=palette),
+                lambda: ecdf_figure(results, palette=palette, outcomes=reached),
                 "runtime ECDFs",
                 "Fraction of (problem, target) pairs reached, over all the study's targets and the "
                 "problems with a known f*, each seed weighted equally (COCO style); a cross "
@@ -194,16 +219,18 @@ def render(
     )
 
     if target is not None:
+        at = target_outcomes(results, [target])  # once for the scores and the profiles
         scores = {}
         for by, label in (("time_s", "score (wall time)"), ("evals", "score (evaluations)")):
             scores[label] = benchmark_score(
-                performance_ratios(times_to_target(results, target, by=by)), tau_max
+                performance_ratios(times_to_target(results, target, by=by, outcomes=at)), tau_max
             )
         body = _figure(
-            lambda: profile_figure(results, target, palette=palette, tau_max=tau_max),
+            lambda: profile_figure(results, target, palette=palette, tau_max=tau_max, outcomes=at),
             "performance profiles",
             f"Dolan–Moré performance profiles over problems: the fraction of problems a solver "
-            f"solves (median seed reaches gap ≤ {target:g}) within τ times the best solver's "
+            f"solves (median seed reaches gap ≤ {target_label(target)}) within τ times the best "
+            "solver's "
             f"runtime; failures count as infinite. Score: the AlgoPerf benchmark score, the "
             f"area under the profile on [1, {tau_max:g}] divided by {tau_max - 1:g}.",
         )
@@ -252,7 +279,7 @@ def render(
     sections.append(_section("failures", "Diverged and failed runs", failures_table(results)))
 
     names = ", ".join(sorted({str(m.get("name") or k) for k, m in metas.items()}))
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = generated_text(generated)
     nav = "".join(link for link, _ in sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -274,6 +301,7 @@ def write(
     targets: Sequence[float] | None = None,
     target: float | None = None,
     tau_max: float = TAU_MAX,
+    generated: dt.datetime | str | None = None,
 ) -> Path:
     """Load run directories, render their combined report and write it to `out`.
 
@@ -284,12 +312,20 @@ def write(
         targets: the targets with a success-rate column (see `render`).
         target: the target of the runtime columns, profiles and score (see `render`).
         tau_max: the performance profile's range and the score's upper limit.
+        generated: the generation time shown on the page (default: now, in UTC).
 
     Returns:
         The path written.
     """
     results, metas = load_runs(run_dirs, labels=labels)
-    page = render(results, metas, targets=targets, target=target, tau_max=tau_max)
+    page = render(
+        results,
+        metas,
+        targets=targets,
+        target=target,
+        tau_max=tau_max,
+        generated=generated if generated is not None else dt.datetime.now(dt.timezone.utc),
+    )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

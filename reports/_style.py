@@ -1,4 +1,4 @@
-"""Shared look: the Agg canvas, one colour per optimizer, and figures encoded as PNG.
+"""Shared look: the Agg canvas, one colour per optimizer, a fixed layout, and PNG encoding.
 
 Figures are built as `matplotlib.figure.Figure` objects on an Agg canvas, outside pyplot: the
 report never opens a window, never touches the user's pyplot backend, and a figure is freed
@@ -6,6 +6,13 @@ when its last reference goes.
 
 Every plot function takes an optional ``palette`` (optimizer label -> colour); `render` builds it
 once with `palette_for` so an optimizer keeps its colour in every figure of a report.
+
+The look is seaborn's ``whitegrid`` theme and ``colorblind`` palette, written out here as
+rcParams and colours so that drawing a report does not import seaborn (which imports
+``scipy.stats``, more than a second on two cores). Margins are fixed in inches by `finish`
+from the text the figure holds (title lines, legend labels) instead of measured by
+matplotlib's constrained layout, which lays out every tick label once more before each draw
+and took more than half of a report's drawing time.
 """
 
 from __future__ import annotations
@@ -14,28 +21,35 @@ import base64
 import contextlib
 import html
 import io
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 import matplotlib
-import seaborn as sns
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogLocator, NullLocator
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullLocator
 
 __all__ = [
+    "COLORBLIND",
     "DPI",
     "LINESTYLES",
+    "WHITEGRID",
     "Palette",
+    "PlainLogFormatter",
     "figure_html",
+    "finish",
     "legend_handles",
     "legend_label",
     "log_scale",
     "new_figure",
     "palette_for",
     "plain",
+    "plain_math",
     "plot_context",
     "title",
 ]
@@ -48,9 +62,54 @@ LINESTYLES = ["-", "--", ":", "-."]
 
 Palette = Mapping[str, tuple[float, float, float]]
 
+COLORBLIND = (
+    "#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
+    "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9",
+)  # fmt: skip
+"""seaborn's ``colorblind`` palette (Waskom, seaborn 0.13, ``sns.color_palette("colorblind")``),
+after M. Okabe and K. Ito's colour-universal design."""
+
+WHITEGRID: dict[str, Any] = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "axes.edgecolor": ".8",
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "axes.labelcolor": ".15",
+    "axes.spines.left": True,
+    "axes.spines.bottom": True,
+    "axes.spines.right": True,
+    "axes.spines.top": True,
+    "grid.color": ".8",
+    "grid.linestyle": "-",
+    "text.color": ".15",
+    "xtick.color": ".15",
+    "ytick.color": ".15",
+    "xtick.direction": "out",
+    "ytick.direction": "out",
+    "xtick.top": False,
+    "ytick.right": False,
+    "xtick.bottom": False,
+    "ytick.left": False,
+    "font.family": ["sans-serif"],
+    "font.sans-serif": [
+        "Arial",
+        "DejaVu Sans",
+        "Liberation Sans",
+        "Bitstream Vera Sans",
+        "sans-serif",
+    ],
+    "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w",
+    "patch.force_edgecolor": True,
+}
+"""seaborn 0.13's ``axes_style("whitegrid")`` as rcParams (its ``image.cmap`` aside: the
+report names every colour map it uses)."""
+
 RC: dict[str, Any] = {
     "text.usetex": False,
     "axes.titlesize": 10,
+    "axes.titley": 1.0,  # a fixed title position: no top ticks to avoid, nothing to measure
     "axes.labelsize": 9,
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,
@@ -67,10 +126,16 @@ def palette_for(optimizers: Iterable[str]) -> dict[str, tuple[float, float, floa
         optimizers: optimizer labels (duplicates are fine).
 
     Returns:
-        ``{label: (r, g, b)}``; seaborn's colour-blind palette up to 10 labels, husl beyond.
+        ``{label: (r, g, b)}``; the colour-blind palette (`COLORBLIND`) up to 10 labels,
+        seaborn's evenly spaced husl hues beyond (seaborn is imported only then).
     """
     names = sorted(set(optimizers))
-    colours = sns.color_palette("colorblind" if len(names) <= 10 else "husl", len(names))
+    if len(names) <= len(COLORBLIND):
+        colours = [matplotlib.colors.to_rgb(c) for c in COLORBLIND[: len(names)]]
+    else:
+        import seaborn as sns
+
+        colours = [tuple(c) for c in sns.color_palette("husl", len(names))]
     return {name: tuple(colour) for name, colour in zip(names, colours)}  # type: ignore[misc]
 
 
@@ -111,8 +176,37 @@ def legend_handles(
     ]
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def plain_math(label: str) -> str:
+    r"""A log tick label in matplotlib's mathtext as the same plain text.
+
+    Example:
+        >>> plain_math(r"$\mathdefault{10^{-5}}$"), plain_math(r"$\mathdefault{6\times10^{1}}$")
+        ('10⁻⁵', '6×10¹')
+    """
+    if len(label) < 2 or not (label.startswith("$") and label.endswith("$")):
+        return label
+    text = label[1:-1].replace(r"\mathdefault", "").replace(r"\times", "×")
+    text = re.sub(r"\^\{([^{}]*)\}", lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+    return text.replace("{", "").replace("}", "").replace("-", "\N{MINUS SIGN}")
+
+
+class PlainLogFormatter(LogFormatterSciNotation):
+    """matplotlib's log tick labels (``10⁻⁵``, ``6×10¹``) as plain text, not mathtext.
+
+    Which ticks get a label is matplotlib's choice (`LogFormatterSciNotation`); only the
+    spelling differs: superscript digits instead of a mathtext expression, whose parser
+    (pyparsing) took a sixth of a report's drawing time.
+    """
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return plain_math(super().__call__(x, pos))
+
+
 def log_scale(ax: Axes, *, x: bool = False, y: bool = False, base: float = 10) -> None:
-    """Log axes with at most ~6 major ticks and no minor ticks.
+    """Log axes with at most ~6 major ticks and no minor ticks, labelled as plain text.
 
     Call it after plotting. Minor tick labels on many log facets dominate the drawing time
     (tick layout), so they are left out, except on axes spanning under two decades, which
@@ -124,17 +218,19 @@ def log_scale(ax: Axes, *, x: bool = False, y: bool = False, base: float = 10) -
     ):
         if flag:
             setter("log", base=base)
+            axis.set_major_formatter(PlainLogFormatter(base=base))
             lo, hi = limits()
-            if lo > 0 and hi / lo < base**2:
-                continue  # under two decades: matplotlib's labelled minor ticks are needed
+            if lo > 0 and hi / lo < base**2:  # under two decades: labelled minor ticks needed
+                axis.set_minor_formatter(PlainLogFormatter(base=base, labelOnlyBase=False))
+                continue
             axis.set_major_locator(LogLocator(base=base, numticks=6))
             axis.set_minor_locator(NullLocator())
 
 
 @contextlib.contextmanager
 def plot_context() -> Iterator[None]:
-    """The report's seaborn theme and rcParams, restored on exit."""
-    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):  # type: ignore[arg-type]
+    """The report's theme (`WHITEGRID`) and rcParams (`RC`), restored on exit."""
+    with matplotlib.rc_context({**WHITEGRID, **RC}):  # type: ignore[dict-item]
         yield
 
 
@@ -150,18 +246,96 @@ def new_figure(
         height: height of one row in inches.
 
     Returns:
-        The figure and its `n` axes, in reading order.
+        The figure and its `n` axes, in reading order; `finish` sets its margins and legend
+        once the axes are drawn.
     """
     n = max(n, 1)
     cols = min(n, ncols)
     rows = -(-n // cols)
     fig_width = min(width, max(width * cols / ncols, 6.0))  # few facets: a narrower figure
-    fig = Figure(figsize=(fig_width, height * rows + 0.6), layout="constrained")
+    fig = Figure(figsize=(fig_width, height * rows + 0.6))
     FigureCanvasAgg(fig)  # the non-interactive Agg canvas, whatever pyplot's backend is
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.remove()
     return fig, axes[:n]
+
+
+CHAR_IN = 0.6 * 8 / 72
+"""Mean width of a character at 8 pt (tick and legend labels), inches."""
+
+LINE_IN = 1.25 * 10 / 72
+"""Height of a line of a 10 pt axes title, inches."""
+
+TICKS_IN = 0.5
+"""Room for tick labels and an axis label below (or left of) an axes, inches."""
+
+
+def finish(
+    fig: Figure,
+    handles: Sequence[Artist] = (),
+    *,
+    legend: Literal["bottom", "right"] = "bottom",
+    legend_cols: int = 5,
+    left: float = 0.8,
+    bottom: float = TICKS_IN,
+) -> None:
+    """Fix the margins of `fig`'s grid of axes and place its legend, without measuring text.
+
+    The margins, in inches, follow from what the figure holds: the most lines in an axes
+    title, the legend's rows (below) or its longest label (on the right). The gaps between
+    facets are the same as the margins, so every facet keeps room for its ticks and title.
+
+    Args:
+        fig: a figure made by `new_figure` (its axes in one grid).
+        handles: the legend's entries (none: no legend).
+        legend: where the legend goes: below the axes, centred, or on the right, at the top.
+        legend_cols: entries per row of a legend below.
+        left: room for the y tick labels and label, inches.
+        bottom: room for the x tick labels and label, inches.
+    """
+    axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    if not axes:
+        return
+    spec = axes[0].get_subplotspec()
+    assert spec is not None
+    grid = spec.get_topmost_subplotspec().get_gridspec()
+    rows, cols = grid.nrows, grid.ncols
+    width, height = (float(v) for v in fig.get_size_inches())
+    lines = max(ax.get_title().count("\n") + 1 if ax.get_title() else 0 for ax in axes)
+    title_in = 0.1 + LINE_IN * lines
+    top, right = 0.08 + title_in, 0.2
+    if handles:
+        labels = [str(h.get_label()) for h in handles]
+        if legend == "bottom":
+            ncols = max(min(len(labels), legend_cols), 1)
+            bottom += 0.1 + 0.2 * math.ceil(len(labels) / ncols)
+            fig.legend(
+                handles=list(handles),
+                loc="lower center",
+                bbox_to_anchor=(0.5, 0.04 / height),
+                ncols=ncols,
+                frameon=False,
+            )
+        else:
+            right += 0.6 + CHAR_IN * max(len(label) for label in labels)
+            fig.legend(
+                handles=list(handles),
+                loc="upper right",
+                bbox_to_anchor=(1.0, 1.0 - top / height),
+                frameon=False,
+            )
+    wgap, hgap = left, bottom + title_in - 0.1
+    ax_w = max((width - left - right - (cols - 1) * wgap) / cols, 0.5)
+    ax_h = max((height - top - bottom - (rows - 1) * hgap) / rows, 0.5)
+    fig.subplots_adjust(
+        left=left / width,
+        right=max(1.0 - right / width, (left + 0.5) / width),
+        bottom=bottom / height,
+        top=max(1.0 - top / height, (bottom + 0.5) / height),
+        wspace=wgap / ax_w,
+        hspace=hgap / ax_h,
+    )
 
 
 def figure_html(fig: Figure, alt: str, *, dpi: int = DPI) -> str:

@@ -1,4 +1,4 @@
-"""The per-(problem, solver) numbers behind the report's main table, from `bench`'s metrics."""
+"""The per-(problem, solver) numbers behind the report's main table, from the metrics."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ import numpy as np
 import pandas as pd
 
 from reports._load import with_solver
+from reports._metrics import target_label
 from reports._outcomes import cell_summary
 from reports._select import finals
 
 __all__ = ["summary_frame"]
-
-
-def _label(t: float) -> str:
-    from bench._metrics import target_label
-
-    return target_label(t)
 
 
 def summary_frame(
@@ -26,7 +21,7 @@ def summary_frame(
     """One row per (problem, solver) with the numbers of the summary table.
 
     Success rates (with 95 % Wilson intervals), medians to target and ERT are
-    `bench.summary`'s; failed runs are left out of them, as there. Where f_star is unknown
+    `summary`'s; failed runs are left out of them, as there. Where f_star is unknown
     the harness's target rows (on the loss) are used; without them these are NaN
     (shown as "–").
 
@@ -38,8 +33,9 @@ def summary_frame(
     Returns:
         Columns ``problem``, ``solver``, ``optimizer``, ``measure`` (``gap``, or
         ``best_loss`` where f_star is unknown), ``runs``, ``final_median``, ``final_q25``,
-        ``final_q75``; per target ``t`` (as ``f"{t:g}"``): ``success@t``, ``success_low@t``,
-        ``success_high@t``, ``hits@t`` and ``valid@t`` (successes of the non-failed runs);
+        ``final_q75``; per target ``t`` (spelled by `target_label`, e.g. ``success@1e-04``):
+        ``success@t``, ``success_low@t``, ``success_high@t``, ``hits@t`` and ``valid@t``
+        (successes of the non-failed runs);
         ``steps_to``, ``evals_to``, ``time_to``, ``ert``, ``step_time_s``, ``diverged``,
         ``failed``.
     """
@@ -67,19 +63,19 @@ def summary_frame(
         }
     )
     for t in targets:
-        lab, key = _label(t), f"{t:g}"
-        out[f"success@{key}"] = cells[f"success@{lab}"]
-        out[f"success_low@{key}"] = cells[f"success_low@{lab}"]
-        out[f"success_high@{key}"] = cells[f"success_high@{lab}"]
-        out[f"hits@{key}"] = (cells[f"success@{lab}"] * valid).round()
-        out[f"valid@{key}"] = valid
+        lab = target_label(t)
+        out[f"success@{lab}"] = cells[f"success@{lab}"]
+        out[f"success_low@{lab}"] = cells[f"success_low@{lab}"]
+        out[f"success_high@{lab}"] = cells[f"success_high@{lab}"]
+        out[f"hits@{lab}"] = (cells[f"success@{lab}"] * valid).round()
+        out[f"valid@{lab}"] = valid
     for col, name in (
         ("steps_to", "steps_to_target"),
         ("evals_to", "evals_to_target"),
         ("time_to", "time_to_target"),
         ("ert", "ert"),
     ):
-        out[col] = cells[f"{name}@{_label(target)}"] if target is not None else np.nan
+        out[col] = cells[f"{name}@{target_label(target)}"] if target is not None else np.nan
     tg = results[results["record"] == "target"]
     targeted = cells["problem"].isin(tg.loc[tg["target"].notna(), "problem"].unique())
     unknown = ~(known | targeted).to_numpy()  # no gap and no target rows: nothing to reach

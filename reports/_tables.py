@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reports._load import with_solver
+from reports._metrics import target_label
 from reports._select import records
 from reports._style import Palette
 
@@ -163,11 +164,11 @@ def summary_table(
         HTML.
     """
     palette = palette or {}
-    t_label = f"{target:g}" if target is not None else "–"
+    t_label = target_label(target) if target is not None else "–"
     head = (
         "<tr><th>problem</th><th>solver</th><th>runs</th>"
         "<th>final gap (loss*)<br>median [IQR]</th>"
-        + "".join(f"<th>success<br>gap ≤ {esc(f'{t:g}')}</th>" for t in targets)
+        + "".join(f"<th>success<br>gap ≤ {esc(target_label(t))}</th>" for t in targets)
         + f"<th>steps to<br>{esc(t_label)}</th><th>evals to<br>{esc(t_label)}</th>"
         f"<th>time to<br>{esc(t_label)}</th><th>ERT (evals)<br>{esc(t_label)}</th>"
         "<th>time / step</th><th>diverged</th><th>failed</th></tr>"
@@ -177,7 +178,8 @@ def summary_table(
     for problem, rows in summary.groupby("problem", sort=True):
         best = {c: _best(rows[c], True) for c in lower_cols if c in rows}
         for t in targets:
-            best[f"success@{t:g}"] = _best(rows[f"success@{t:g}"], False)
+            key = f"success@{target_label(t)}"
+            best[key] = _best(rows[key], False)
         first = True
         for idx, row in rows.iterrows():
 
@@ -204,7 +206,8 @@ def summary_table(
                 )
             )
             for t in targets:
-                cells.append(cell(f"success@{t:g}", _success(row, f"{t:g}")))
+                lab = target_label(t)
+                cells.append(cell(f"success@{lab}", _success(row, lab)))
             cells.append(cell("steps_to", _num(row["steps_to"], ".4g")))
             cells.append(cell("evals_to", _num(row["evals_to"], ".4g")))
             cells.append(cell("time_to", _seconds(row["time_to"])))

@@ -3,30 +3,111 @@
 Each pair of solvers is compared on every (problem, seed) both ran — seeds are paired, as seed
 s starts from the same point for every optimizer — by the final gap on a log scale (the best
 loss where f_star is unknown). Diverged and failed runs count as worse than every finished
-one. The test is the Wilcoxon signed-rank test (`scipy.stats.wilcoxon`, ties dropped); the
-p-values of all pairs are adjusted by Holm's step-down method (Holm 1979).
+one. The test is the Wilcoxon signed-rank test (`signed_rank_test`: zero differences dropped,
+exact for up to `EXACT_MAX` pairs, ties included); the p-values of all pairs are adjusted by
+Holm's step-down method (Holm 1979).
 """
 
 from __future__ import annotations
 
 import itertools
-import warnings
+import math
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
-from scipy import stats
 
 from reports._convergence import FLOOR
 from reports._load import with_solver
 from reports._select import finals
-from reports._style import legend_label, new_figure, plot_context
+from reports._style import CHAR_IN, TICKS_IN, finish, legend_label, new_figure, plot_context
 
-__all__ = ["ALPHA", "holm", "paired_scores", "win_loss", "win_loss_figure"]
+__all__ = [
+    "ALPHA",
+    "EXACT_MAX",
+    "holm",
+    "paired_scores",
+    "signed_rank_test",
+    "win_loss",
+    "win_loss_figure",
+]
 
 ALPHA = 0.05
 """Family-wise error rate of the marked cells."""
+
+EXACT_MAX = 50
+"""Up to this many non-zero differences the signed-rank test's p-value is exact."""
+
+
+def _midranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of `values`, tied values sharing the mean of their ranks."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def signed_rank_test(differences: np.ndarray | pd.Series) -> float:
+    r"""Two-sided p-value of the Wilcoxon signed-rank test that `differences` centre on zero.
+
+    Zero differences are dropped (Wilcoxon's convention). With :math:`r_i` the midranks of
+    :math:`|d_i|` over the remaining n, the statistic is :math:`W^+ = \sum_{d_i > 0} r_i`.
+    Under the null hypothesis each sign is + or - with probability 1/2 independently, so
+    :math:`W^+` is the sum of a random subset of the ranks; for n <= `EXACT_MAX` its
+    distribution is computed exactly (a convolution over the ranks in half units, so ties
+    are exact too) and :math:`p = \min(1, 2\min(P(W \le W^+), P(W \ge W^+)))`. Beyond,
+    the normal approximation with the tie correction,
+    :math:`\sigma^2 = \frac{n(n+1)(2n+1)}{24} - \frac{\sum_t (t^3 - t)}{48}`, without a
+    continuity correction.
+
+    This is `scipy.stats.wilcoxon(d, zero_method="wilcox")` where that is exact (no ties and
+    n <= 50, or n <= 13) and where it is asymptotic (n > 50); between, with ties, scipy
+    approximates and this is exact. It lives here so that a report does not import
+    ``scipy.stats``.
+
+    Sources: F. Wilcoxon, "Individual comparisons by ranking methods", Biometrics Bulletin 1
+    (1945); M. Hollander, D. A. Wolfe, E. Chicken, "Nonparametric Statistical Methods",
+    3rd ed. (2014), section 3.1.
+
+    Args:
+        differences: paired differences; NaN entries are ignored.
+
+    Returns:
+        The p-value in [0, 1] (1 when no difference is non-zero).
+
+    Example:
+        >>> round(signed_rank_test(np.array([1.0, 2.0, 3.0, 4.0, 5.0])), 4)
+        0.0625
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d) & (d != 0)]
+    n = len(d)
+    if n == 0:
+        return 1.0
+    ranks = _midranks(np.abs(d))
+    w_plus = float(ranks[d > 0].sum())
+    if n <= EXACT_MAX:
+        halves = np.rint(2 * ranks).astype(int)  # midranks are multiples of 1/2
+        pmf = np.zeros(int(halves.sum()) + 1)
+        pmf[0] = 1.0
+        for r in halves:
+            shifted = np.zeros_like(pmf)
+            shifted[r:] = pmf[:-r]
+            pmf = 0.5 * (pmf + shifted)
+        k = round(2 * w_plus)
+        p = 2.0 * min(float(pmf[: k + 1].sum()), float(pmf[k:].sum()))
+    else:
+        _, counts = np.unique(np.abs(d), return_counts=True)
+        mean = n * (n + 1) / 4
+        var = n * (n + 1) * (2 * n + 1) / 24 - float((counts**3 - counts).sum()) / 48
+        if var <= 0:
+            return 1.0
+        z = (w_plus - mean) / math.sqrt(var)
+        p = math.erfc(abs(z) / math.sqrt(2))
+    return min(max(p, 0.0), 1.0)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -87,7 +168,8 @@ def win_loss(results: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
 
     Returns:
         One row per ordered pair (``a``, ``b``): ``wins`` (a better), ``losses``, ``ties``,
-        ``n`` (pairs compared), ``p`` (two-sided Wilcoxon), ``p_holm`` and ``significant``
+        ``n`` (pairs compared), ``p`` (two-sided Wilcoxon signed-rank test,
+        `signed_rank_test`), ``p_holm`` and ``significant``
         (``p_holm < alpha`` and a wins more often than it loses).
     """
     scores = paired_scores(results)
@@ -97,12 +179,7 @@ def win_loss(results: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
         both = scores[[a, b]].dropna()
         d = (both[a] - both[b]).to_numpy(dtype=float)
         wins, losses = int((d < 0).sum()), int((d > 0).sum())
-        p = 1.0
-        if wins + losses > 0:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                p = float(stats.wilcoxon(d, zero_method="wilcox").pvalue)
-            p = 1.0 if not np.isfinite(p) else p
+        p = signed_rank_test(d) if wins + losses > 0 else 1.0
         rows.append(
             {
                 "a": a,
@@ -139,32 +216,59 @@ def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
         share.loc[row.a, row.b] = row.wins / decided if decided else 0.5
         notes.loc[row.a, row.b] = f"{row.wins}–{row.losses}" + ("*" if row.significant else "")
     size = min(2.0 + 0.8 * n, 13.0)
+    labels = [legend_label(s) for s in solvers]
+    longest = CHAR_IN * max((len(label) for label in labels), default=0)
     with plot_context():
-        fig, (ax,) = new_figure(1, ncols=1, width=size + 2.0, height=size)
+        fig, (ax,) = new_figure(1, ncols=1, width=size + 2.0 + longest, height=size + 0.5 * longest)
         if n < 2:
             ax.set_title("fewer than two solvers: nothing to compare")
+            finish(fig)
             return fig
-        labels = [legend_label(s) for s in solvers]
-        sns.heatmap(
-            share.astype(float),
-            ax=ax,
-            vmin=0,
-            vmax=1,
-            cmap="RdBu",
-            annot=notes.to_numpy() if n <= 20 else False,
-            fmt="",
-            annot_kws={"fontsize": 8 if n <= 8 else 6},
-            xticklabels=labels,
-            yticklabels=labels,
-            square=True,
-            cbar_kws={"label": "share of wins (row against column)"},
-        )
-        ax.grid(False)
-        ax.tick_params(axis="y", labelrotation=0)
-        ax.tick_params(axis="x", labelrotation=30)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
+        _heatmap(ax, share.to_numpy(float), notes.to_numpy() if n <= 20 else None, n)
+        ax.set_xticks(np.arange(n) + 0.5, labels, rotation=30, horizontalalignment="right")
+        ax.set_yticks(np.arange(n) + 0.5, labels, rotation=0, verticalalignment="center")
         ax.set_xlabel("against")
         ax.set_ylabel("solver")
         ax.set_title(f"wins–losses over (problem, seed)\n* Holm-adjusted Wilcoxon p < {alpha:g}")
+        finish(fig, left=0.45 + longest, bottom=TICKS_IN + 0.5 * longest)
+        mesh = ax.collections[0]
+        bar = fig.colorbar(mesh, ax=ax, label="share of wins (row against column)")  # type: ignore[arg-type]
+        bar.outline.set_linewidth(0)  # type: ignore[operator]
     return fig
+
+
+def _heatmap(ax, share: np.ndarray, notes: np.ndarray | None, n: int) -> None:  # type: ignore[no-untyped-def]
+    """seaborn's ``heatmap(square=True, cmap="RdBu", vmin=0, vmax=1)`` look, drawn directly.
+
+    Cells are unit squares, row 0 at the top, NaN (the diagonal) left blank; a note is dark
+    on light cells and white on dark ones (seaborn's relative-luminance rule).
+    """
+    masked = np.ma.masked_invalid(share)
+    mesh = ax.pcolormesh(masked, cmap="RdBu", vmin=0.0, vmax=1.0)
+    ax.set_xlim(0, n)
+    ax.set_ylim(n, 0)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if notes is None:
+        return
+    colours = mesh.cmap(mesh.norm(masked))
+    blank = np.ma.getmaskarray(masked)
+    fontsize = 8 if n <= 8 else 6
+    for i, j in itertools.product(range(n), range(n)):
+        if blank[i, j]:
+            continue
+        r, g, b = (
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in colours[i, j, :3]
+        )
+        dark = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.408
+        ax.text(
+            j + 0.5,
+            i + 0.5,
+            str(notes[i, j]),
+            color=".15" if dark else "w",
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+        )

@@ -17,6 +17,7 @@ import torch
 import bench
 import optimizers
 import problems
+import reports
 from bench._checkpoints import log_checkpoints
 from bench._cli import main as cli
 from problems import Problem, SpecError
@@ -41,7 +42,7 @@ def test_same_study_twice_gives_identical_numbers(tmp_path: Path) -> None:
     study = _study()
     bench.run_study(study, tmp_path / "a", quiet=True)
     bench.run_study(study, tmp_path / "b", quiet=True)
-    a, b = bench.load(tmp_path / "a"), bench.load(tmp_path / "b")
+    a, b = reports.load(tmp_path / "a"), reports.load(tmp_path / "b")
     columns = ["problem", "optimizer", "seed", "step", "evals", "loss", "best_loss", "gap"]
     key = ["problem", "optimizer", "seed", "step"]
     pd.testing.assert_frame_equal(
@@ -98,7 +99,7 @@ def test_target_hits_are_exact_first_steps() -> None:
 
 def test_results_table_columns_and_evals(tmp_path: Path) -> None:
     bench.run_study(_study(problems=["sphere:dim=2"]), tmp_path, quiet=True)
-    frame = bench.load(tmp_path)
+    frame = reports.load(tmp_path)
     required = {
         "problem",
         "optimizer",
@@ -123,11 +124,11 @@ def test_results_table_columns_and_evals(tmp_path: Path) -> None:
         .apply(lambda s: s.is_monotonic_increasing)
         .all()
     )
-    targets = bench.load(tmp_path, record="target")
+    targets = reports.load(tmp_path, record="target")
     assert set(targets["target"]) == set(bench.DEFAULT_TARGETS)
-    trajectories = bench.load(tmp_path, record="trajectory")
+    trajectories = reports.load(tmp_path, record="trajectory")
     assert {"x0", "x1"} <= set(trajectories.columns)
-    meta = bench.load_meta(tmp_path)
+    meta = reports.load_meta(tmp_path)
     assert meta["versions"]["torch"] == torch.__version__  # type: ignore[index]
     assert meta["study"]["problems"] == ["sphere:dim=2"]  # type: ignore[index]
 
@@ -156,8 +157,8 @@ def test_corrupt_part_is_reported_by_name(tmp_path: Path) -> None:
     bench.run_study(_study(), tmp_path, quiet=True)
     part = sorted((tmp_path / "parts").glob("*.parquet"))[0]
     part.write_bytes(part.read_bytes()[:100])
-    with pytest.raises(bench.StoreError, match=part.name):
-        bench.load(tmp_path)
+    with pytest.raises(reports.StoreError, match=part.name):
+        reports.load(tmp_path)
 
 
 def test_a_failing_cell_is_data_and_the_study_goes_on(tmp_path: Path) -> None:
@@ -176,7 +177,7 @@ def test_a_failing_cell_is_data_and_the_study_goes_on(tmp_path: Path) -> None:
     finally:
         problems.PROBLEMS._factories.pop("test-explodes")
     assert summary.failed_runs == 2 * 4
-    frame = bench.load(tmp_path)
+    frame = reports.load(tmp_path)
     failed = frame[frame["problem"] == "test-explodes"]
     assert (failed["status"] == "failed").all()
     assert failed["reason"].str.contains("boom").all()
@@ -282,8 +283,8 @@ def test_killed_process_resumes_with_nothing_lost(tmp_path: Path) -> None:
     key = ["problem", "optimizer", "seed", "step"]
     cols = [*key, "loss", "best_loss", "evals"]
     pd.testing.assert_frame_equal(
-        bench.load(out)[cols].sort_values(key).reset_index(drop=True),
-        bench.load(fresh)[cols].sort_values(key).reset_index(drop=True),
+        reports.load(out)[cols].sort_values(key).reset_index(drop=True),
+        reports.load(fresh)[cols].sort_values(key).reset_index(drop=True),
     )
 
 
@@ -316,9 +317,9 @@ def test_spec_validation_messages() -> None:
 def test_changed_study_moves_old_cells_aside_and_loses_nothing(tmp_path: Path) -> None:
     bench.run_study(_study(), tmp_path, quiet=True)
     bench.run_study(_study(optimizers=["sgd:lr=0.1", "sgd:lr=0.2"]), tmp_path, quiet=True)
-    frame = bench.load(tmp_path)
+    frame = reports.load(tmp_path)
     assert set(frame["optimizer"]) == {"sgd:lr=0.1", "sgd:lr=0.2"}  # sgd:lr=0.1 was reused
     moved = list((tmp_path / "superseded").glob("*/*.parquet"))
     assert len(moved) == 1
     assert "adam" in moved[0].name
-    assert bench.load_meta(tmp_path)["study"]["optimizers"] == ["sgd:lr=0.1", "sgd:lr=0.2"]  # type: ignore[index]
+    assert reports.load_meta(tmp_path)["study"]["optimizers"] == ["sgd:lr=0.1", "sgd:lr=0.2"]  # type: ignore[index]

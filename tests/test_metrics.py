@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest
 
-from bench._metrics import (
+from reports import (
     ert,
     expected_running_time,
     success_table,

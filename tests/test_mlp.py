@@ -332,6 +332,7 @@ def test_cuda_graph_step_equals_eager() -> None:
 def test_study_files_load_and_the_small_one_learns(tmp_path: Path) -> None:
     """studies/mlp*.toml parse; a short cut of the small study, through the harness, learns."""
     import bench
+    import reports
 
     root = Path(__file__).resolve().parents[1] / "studies"
     full = bench.Study.from_toml(root / "mlp.toml")
@@ -343,7 +344,7 @@ def test_study_files_load_and_the_small_one_learns(tmp_path: Path) -> None:
         study, optimizers=("sgd:lr=0.01",), epochs=40, seeds=(0, 1), checkpoints=4
     )
     bench.run_study(short, tmp_path / "run", quiet=True)
-    df = bench.load(tmp_path / "run")
+    df = reports.load(tmp_path / "run")
     last = df[(df.record == "checkpoint") & (df.epoch == 40)]
     assert len(last) == 2
     assert (last.status == "ok").all()

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-import bench
 import reports
 from problems import SpecError
 
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _synthetic as synthetic
 
 EVIL = "<script>alert(1)</script>"
+WHEN = "2026-12-01 00:00 UTC"
 
 SMALL_PROBLEMS = [
     p
@@ -157,7 +157,7 @@ def test_summary_table_matches_results(page: str, results: pd.DataFrame) -> None
     """Every cell of the summary table, recomputed here from the raw rows.
 
     Failed runs are left out of final gaps, success rates and times to target (as
-    `bench.summary` does); success rates carry a 95 % Wilson interval.
+    `reports.summary` does); success rates carry a 95 % Wilson interval.
     """
     rows = _summary_rows(page)
     ck = results[results["record"] == "checkpoint"]
@@ -183,7 +183,7 @@ def test_summary_table_matches_results(page: str, results: pd.DataFrame) -> None
                 assert col == "–"
                 continue
             n, m = int(hits["step"].notna().sum()), len(valid)
-            lo, hi = bench.wilson_interval(n, m)
+            lo, hi = reports.wilson_interval(n, m)
             ci = f"{100 * float(lo):.0f}–{100 * float(hi):.0f}%"
             assert col == f"{100 * n / m:.0f}% ({n}/{m})[{ci}]"
         hits = mine[np.isclose(mine["target"], 1e-4) & mine["step"].notna()]
@@ -239,7 +239,7 @@ def test_runs_combine_with_labels(run_dir: Path, tmp_path: Path) -> None:
     solvers = reports.add_solver(combined)["solver"].unique()
     assert "momentum [gpu-run · cuda]" in solvers
     page = reports.render(
-        combined[combined["problem"].isin(["rosenbrock", "sphere:dim=10"])], metas
+        combined[combined["problem"].isin(["rosenbrock", "sphere:dim=10"])], metas, generated=WHEN
     )
     assert 'id="devices"' in page
     assert page.count('<div class="run">') == 2
@@ -250,13 +250,13 @@ def test_runs_combine_with_labels(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_load_names_a_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(bench.StoreError, match="parts"):
+    with pytest.raises(reports.StoreError, match="parts"):
         reports.load_runs([tmp_path])
 
 
 def test_render_accepts_one_meta_without_run_column(results: pd.DataFrame) -> None:
     page = reports.render(
-        results[results["problem"] == "beale"], {"name": "plain", "label": "plain"}
+        results[results["problem"] == "beale"], {"name": "plain", "label": "plain"}, generated=WHEN
     )
     assert "run plain" in page
 
@@ -385,7 +385,7 @@ def test_optional_figures_skip_gracefully(results: pd.DataFrame) -> None:
 
 def test_report_without_targets_or_f_star(results: pd.DataFrame) -> None:
     ml = results[(results["problem"] == "mlp-regression") & (results["record"] != "target")]
-    page = reports.render(ml, {"name": "ml"})
+    page = reports.render(ml, {"name": "ml"}, generated=WHEN)
     assert 'id="profiles"' not in page  # no target rows and no targets in meta
     rows = _summary_rows(page)
     assert len(rows) == 4
@@ -432,10 +432,10 @@ def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> 
     assert bad.any()
     frame.loc[bad, ["loss", "best_loss", "gap"]] = np.inf
     frame.loc[bad & (frame["seed"] == 1), ["loss", "best_loss", "gap"]] = np.nan
-    page = reports.render(frame, {"name": "inf"})
+    page = reports.render(frame, {"name": "inf"}, generated=WHEN)
     assert 'id="winloss"' in page
     lone = frame[frame["optimizer"] == "sgd:lr=0.001"]
-    page = reports.render(lone, {"name": "lone"})
+    page = reports.render(lone, {"name": "lone"}, generated=WHEN)
     assert "sgd:lr=0.001" in page
 
 
@@ -443,7 +443,7 @@ def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> 
 
 
 def test_report_of_a_real_study(tmp_path: Path) -> None:
-    """`bench run` a tiny study, then report it: tables agree with `bench.summary`."""
+    """`bench run` a tiny study, then report it: tables agree with `reports.summary`."""
     out = tmp_path / "tiny"
     command = [sys.executable, "-m", "bench", "run", "--problems", "sphere,rosenbrock",
                "--optimizers", "sgd,adam", "--seeds", "3", "--steps", "100", "--out", str(out),
@@ -456,7 +456,7 @@ def test_report_of_a_real_study(tmp_path: Path) -> None:
     for anchor in ("summary", "convergence", "ecdf", "profiles", "winloss", "landscapes"):
         assert f'id="{anchor}"' in page
     rows = _summary_rows(page)
-    table = bench.summary(bench.load(out, record=None))
+    table = reports.summary(reports.load(out, record=None))
     assert set(rows) == {(p, o) for p, o in table[["problem", "optimizer"]].itertuples(index=False)}
     for row in table.itertuples(index=False):
         cells = rows[(row.problem, row.optimizer)]
@@ -467,10 +467,86 @@ def test_report_of_a_real_study(tmp_path: Path) -> None:
 
 def test_chosen_targets_drive_the_columns(results: pd.DataFrame) -> None:
     sphere = results[results["problem"] == "sphere:dim=10"]
-    page = reports.render(sphere, {"name": "t"}, targets=[1e-2, 1e-6], target=1e-6)
+    page = reports.render(sphere, {"name": "t"}, targets=[1e-2, 1e-6], target=1e-6, generated=WHEN)
     (rows,) = tables(page, "summary")
     header = " ".join(rows[0])
-    assert "gap ≤ 0.01" in header
+    assert "gap ≤ 1e-02" in header  # one spelling of a target, as in the column names
     assert "gap ≤ 1e-06" in header
     assert "steps to1e-06" in rows[0]  # "steps to<br>1e-06"
-    assert "gap ≤ 10" not in header
+    assert "gap ≤ 1e+01" not in header
+    assert "0.01" not in header
+
+
+def test_render_is_a_pure_function_of_its_arguments(results: pd.DataFrame) -> None:
+    """The same results, meta and generation time give the same page, byte for byte."""
+    frame = results[results["problem"].isin(["sphere:dim=10", "beale"])]
+    first = reports.render(frame, {"name": "same"}, generated=WHEN)
+    second = reports.render(frame.copy(), {"name": "same"}, generated=WHEN)
+    assert first == second
+    assert f"generated {WHEN}" in first
+    later = reports.render(frame, {"name": "same"}, generated="2027-01-01 00:00 UTC")
+    assert later != first
+    assert later.replace("2027-01-01", "2026-12-01") == first  # only the date differs
+
+
+# --- the signed-rank test, the schema, tick labels ---------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_signed_rank_test_matches_scipy(seed: int) -> None:
+    """Exact where scipy is exact (no ties, n <= 50; ties with n <= 13), normal beyond n = 50."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    n = [5, 12, 30, 50][seed % 4]
+    d = rng.normal(0.3, 1.0, n)  # no ties, no zeros
+    assert reports.signed_rank_test(d) == pytest.approx(stats.wilcoxon(d).pvalue, rel=1e-9)
+    tied = rng.integers(-3, 4, 12).astype(float)  # ties and zeros, n <= 13: scipy permutes
+    expected = stats.wilcoxon(tied, zero_method="wilcox").pvalue
+    assert reports.signed_rank_test(tied) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    large = np.round(rng.normal(0.2, 1.0, 200), 1)  # n > 50, ties: both asymptotic
+    expected = stats.wilcoxon(large, zero_method="wilcox").pvalue
+    assert reports.signed_rank_test(large) == pytest.approx(expected, rel=1e-6)
+
+
+def test_signed_rank_test_edge_cases() -> None:
+    assert reports.signed_rank_test(np.zeros(5)) == 1.0
+    assert reports.signed_rank_test(np.array([np.nan, 1.0])) == 1.0  # one difference: p = 1
+    assert reports.signed_rank_test(np.arange(1.0, 11.0)) == pytest.approx(2 / 2**10)
+
+
+def test_schema_matches_docs_results() -> None:
+    """`reports.SCHEMA` names every column docs/RESULTS.md lists, with its type."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md").read_text()
+    documented: dict[str, str] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            for name in re.findall(r"`([^`]+)`", cells[0]):
+                documented[name] = cells[1]
+    hp = documented.pop(f"{reports.HP_PREFIX}<name>")
+    assert hp == "float"
+    assert documented == reports.SCHEMA
+    assert set(reports.RUN_KEYS) <= set(reports.SCHEMA)
+
+
+def test_log_tick_labels_are_plain_text() -> None:
+    fig = reports.convergence_figure(
+        pd.DataFrame(
+            {
+                "record": "checkpoint",
+                "problem": "p",
+                "optimizer": "o",
+                "seed": 0,
+                "step": [1.0, 10.0, 100.0, 1000.0],
+                "gap": [1.0, 1e-2, 1e-4, 1e-6],
+                "best_loss": [1.0, 1e-2, 1e-4, 1e-6],
+                "status": "ok",
+            }
+        )
+    )
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("$" in label for label in labels)
+    assert "10⁻⁴" in labels

@@ -1,7 +1,7 @@
 """Success rates, confidence intervals and expected running time over the results table.
 
 Pure pandas/numpy functions of the tidy table described in docs/RESULTS.md (no torch, no
-plotting), shared by ``bench show`` and the HTML report.
+plotting, no harness), shared by ``bench show`` and the HTML report.
 
 A *run* is one seed of one cell: the rows sharing (problem, optimizer[, device], seed). A run
 *succeeds at target* ``t`` when its best gap to ``f_star`` reaches ``t`` (``gap <= t``), which
@@ -20,9 +20,9 @@ N. Hansen et al., "COCO: a platform for comparing continuous optimizers in a bla
 setting", Optimization Methods and Software 36(1), 2021.
 
 Example:
-    >>> import pandas as pd
-    >>> table = summary(results)                       # doctest: +SKIP
-    >>> table[["problem", "optimizer", "success@1e-04", "ert@1e-04"]]  # doctest: +SKIP
+    >>> import reports
+    >>> table = reports.summary(reports.load("runs/quick", record=None))  # doctest: +SKIP
+    >>> table[["problem", "optimizer", "success@1e-04", "ert@1e-04"]]       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from problems import DEFAULT_TARGETS
+from reports._store import CELL_KEYS
+
 __all__ = [
-    "DEFAULT_TARGETS",
     "ert",
     "expected_running_time",
     "group_keys",
@@ -44,20 +46,24 @@ __all__ = [
     "wilson_interval",
 ]
 
-DEFAULT_TARGETS: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
-"""Target precisions on the gap ``best_loss - f_star`` used when none are given."""
-
 _TO_TARGET = ("step", "evals", "time_s")
 
 
 def target_label(t: float) -> str:
-    """Column suffix for target ``t``: ``1e-04``, ``2.5e-03`` (lossless, sorts by exponent)."""
+    """The one spelling of target ``t`` in column names and on the page: ``1e-04``, ``2.5e-03``.
+
+    Lossless (the shortest repr that round-trips) and the same width for every power of ten.
+
+    Example:
+        >>> target_label(1e-4), target_label(2.5e-3), target_label(10)
+        ('1e-04', '2.5e-03', '1e+01')
+    """
     return np.format_float_scientific(float(t), trim="-")
 
 
 def group_keys(df: pd.DataFrame) -> list[str]:
     """The columns that identify a cell in `df`: problem, optimizer and device when present."""
-    return [k for k in ("problem", "optimizer", "device") if k in df.columns]
+    return [k for k in CELL_KEYS if k in df.columns]
 
 
 def wilson_interval(
