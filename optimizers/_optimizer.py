@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from problems import SpecError
-from problems._spec import Spec
+from problems import Spec, SpecError
 
 __all__ = ["HP", "Config", "Optimizer", "Range", "Rule", "State", "as_rows", "step_counter"]
 
