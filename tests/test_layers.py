@@ -26,6 +26,10 @@ LAZY_ONLY = {("bench", "reports"): ("bench/_cli.py", "bench/cli/")}
 """(importer, imported) pairs allowed only inside a function, and only in these files."""
 FORBIDDEN_THIRD_PARTY = {"reports": {"torch"}}
 """The reading side stays light: no torch (``bench show`` and ``bench report`` run without it)."""
+LAZY_THIRD_PARTY = {"reports": {"seaborn", "scipy"}}
+"""Imported only inside the function that needs them (``import reports`` stays cheap)."""
+FACADE_ONLY = {"reports": {"problems"}}
+"""Packages a layer may use only through their facade (``problems.convex`` would load torch)."""
 
 
 def _imports(tree: ast.AST) -> list[tuple[str, int, bool]]:
@@ -68,6 +72,10 @@ def violations(path: str, source: str) -> list[str]:
         where = f"{path}:{line}: import {module}"
         if head in FORBIDDEN_THIRD_PARTY.get(owner, set()):
             wrong.append(f"{where} ({owner} must not import {head})")
+        if head in LAZY_THIRD_PARTY.get(owner, set()) and top and line not in typing_only:
+            wrong.append(f"{where} (import {head} lazily, inside the function that needs it)")
+        if head in FACADE_ONLY.get(owner, set()) and rest:
+            wrong.append(f"{where} ({owner} may use {head} only through its facade)")
         if head not in PACKAGES or head == owner:
             continue
         if rest.startswith("_") or "._" in f".{rest}":
@@ -98,6 +106,8 @@ def test_imports_point_one_way(path: Path) -> None:
         ("reports/_render.py", "import bench\n", "reports may import only"),
         ("reports/_render.py", "def f():\n    from bench import run_study\n", "may import only"),
         ("reports/_metrics.py", "import torch\n", "must not import torch"),
+        ("reports/_winloss.py", "import scipy.stats\n", "lazily"),
+        ("reports/_store.py", "from problems.convex import sphere\n", "only through its facade"),
         ("problems/convex.py", "from optimizers import method\n", "problems may import only"),
         ("optimizers/adam.py", "import bench\n", "optimizers may import only"),
         ("bench/_engine.py", "from optimizers._method import Local\n", "private module"),
@@ -115,4 +125,5 @@ def test_a_wrong_arrow_is_caught(path: str, source: str, complaint: str) -> None
 def test_the_allowed_arrows_pass() -> None:
     assert violations("bench/_cli.py", "def report():\n    import reports\n") == []
     assert violations("reports/_store.py", "from problems import StoreError\n") == []
+    assert violations("reports/_style.py", "def palette():\n    import seaborn\n") == []
     assert violations("optimizers/adam.py", "from optimizers._optimizer import Rule\n") == []

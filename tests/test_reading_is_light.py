@@ -1,5 +1,6 @@
 """The reading side stands on its own: `bench show` and `bench report` run without torch, and
-`reports` imports neither the harness, torch nor the problem catalogue.
+`reports` imports neither the harness, torch nor the problem catalogue (the static check of
+the arrows is tests/test_layers.py).
 
 The first tests run the CLI in a subprocess whose PYTHONPATH starts with a directory holding a
 `torch` package that raises on import, so any import of torch (direct, or through the
@@ -8,7 +9,6 @@ catalogue or the harness's engine) fails the command.
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -88,64 +88,3 @@ def test_reading_imports_no_plotting_and_no_scipy() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[]", "[]"]
-
-
-# --- the arrows -------------------------------------------------------------------------------
-
-FORBIDDEN = ("bench", "optimizers", "torch", "seaborn", "scipy")
-"""What a module of reports/ must not import at module level (or anywhere, for bench)."""
-
-
-def imports(source: str) -> list[tuple[str, int]]:
-    """Every module an import statement of `source` names, with its line (relative ones
-    resolved against ``reports``), at any depth (inside functions too)."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            found.append((f"reports.{base}" if node.level else base, node.lineno))
-    return found
-
-
-def wrong_arrows(source: str, *, allow_seaborn: bool = False) -> list[str]:
-    """The imports of a reports/ module that point the wrong way.
-
-    reports may import the light parts of `problems` (errors, DEFAULT_TARGETS: the package's
-    facade), never `problems._catalogue` or another package's private `_module`, never bench,
-    optimizers or torch; seaborn only lazily where it draws (`allow_seaborn`).
-    """
-    bad = []
-    for name, line in imports(source):
-        top = name.split(".")[0]
-        if top in FORBIDDEN and not (allow_seaborn and top == "seaborn"):
-            bad.append(f"line {line}: import {name}")
-        elif top == "problems" and name != "problems":
-            bad.append(f"line {line}: import {name} (use the problems facade)")
-    return bad
-
-
-@pytest.mark.parametrize("path", sorted((ROOT / "reports").glob("*.py")), ids=lambda p: p.name)
-def test_reports_imports_point_one_way(path: Path) -> None:
-    source = path.read_text(encoding="utf-8")
-    lazy_seaborn = path.name == "_style.py"  # the husl palette beyond 10 optimizers
-    assert wrong_arrows(source, allow_seaborn=lazy_seaborn) == []
-
-
-def test_the_arrow_test_fails_on_a_wrong_arrow() -> None:
-    """Reintroducing the old `import bench` (reports/_load.py read through bench.load) fails."""
-    source = (ROOT / "reports" / "_load.py").read_text(encoding="utf-8")
-    assert wrong_arrows(source) == []
-    broken = source.replace(
-        "def load_runs(",
-        "def _old(d):\n    import bench\n\n    return bench.load(d)\n\n\ndef load_runs(",
-    )
-    assert wrong_arrows(broken) == [
-        f"line {broken.count(chr(10), 0, broken.index('import bench')) + 1}: import bench"
-    ]
-    assert wrong_arrows("from bench._metrics import summary\n") == ["line 1: import bench._metrics"]
-    assert wrong_arrows("from problems._catalogue import get\n") == [
-        "line 1: import problems._catalogue (use the problems facade)"
-    ]
-    assert wrong_arrows("from . import _store\nfrom ._store import load\n") == []
