@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from problems._errors import OptbenchError, SpecError, StoreError, UnknownNameError, closest
 from problems._registry import Registry
-from problems._spec import Spec, format_value, parse_spec, parse_value, split_top_level
+from problems._spec import (
+    Spec,
+    format_value,
+    parse_spec,
+    parse_value,
+    split_specs,
+    split_top_level,
+)
 from problems._targets import DEFAULT_TARGETS
 
 FAMILIES = ("classic2d", "convex", "mlp", "multimodal", "valleys")
@@ -53,6 +60,7 @@ __all__ = [
     "parse_spec",
     "parse_value",
     "register",
+    "split_specs",
     "split_top_level",
 ]
 
