@@ -352,7 +352,7 @@ def test_study_files_load_and_the_small_one_learns(tmp_path: Path) -> None:
 
 
 def test_speed_table_runs() -> None:
-    from bench._perf_mlp import VARIANTS, mlp_speed_table
+    from bench.perf import VARIANTS, mlp_speed_table
 
     (row,) = mlp_speed_table((8,), seeds=2, batch=4, steps=2, inputs=8, warmup=1, repeats=1)
     assert row["width"] == 8 and row["auto_picks"] == "batched"
