@@ -13,7 +13,7 @@ import math
 import re
 import sys
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -94,22 +94,23 @@ class Study:
     first, or `from_dict`); each problem and method is built once, on first use (`problem`,
     `method`; `validate` builds them all), and reused by every cell on this process.
 
-    The sequences also take the spellings of a study file: ``seeds=20`` is seeds 0..19, a
-    list is kept as a tuple, and ``problems="rosenbrock,rastrigin:dim=10"`` is split as
+    Problems and optimizers are positional, everything else keyword-only. The sequences also
+    take the spellings of a study file: ``seeds=20`` is seeds 0..19, a list is kept as a
+    tuple, and ``problems="rosenbrock,rastrigin:dim=10,instance=3"`` is split as
     ``--problems`` is (`problems.split_specs`).
 
     Example:
-        >>> study = Study("s", problems="sphere:dim=3", optimizers=["adam:lr=0.1"], seeds=2,
-        ...               steps=10)
+        >>> study = Study("sphere:dim=3", ["adam:lr=0.1"], seeds=2, steps=10)
         >>> study.seeds, study.problems
         ((0, 1), ('sphere:dim=3',))
         >>> study.method("adam:lr=0.1").label
         'adam:lr=0.1'
     """
 
-    name: str
     problems: tuple[str, ...]
     optimizers: tuple[str, ...]
+    _: KW_ONLY
+    name: str = "study"
     seeds: tuple[int, ...] = tuple(range(10))
     steps: int | None = None
     evals: int | None = None
@@ -224,6 +225,7 @@ class Study:
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("source")
+        data = {"name": data.pop("name"), **data}  # the name first, as in a study file
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
