@@ -253,10 +253,10 @@ def _print_table(
 
 
 def mlp_main(*, quick: bool = False, device: str = "cpu", json_path: Path | None = None) -> int:
-    """`bench perf --mlp`: the table at the default sizes (``quick``: widths 64 and 256, one
-    timing each); exit 0."""
-    widths, repeats = ((64, 256), 1) if quick else ((64, 256, 1000), 5)
-    table = _print_table(widths, 8, 64, 20, device, repeats)
+    """`bench perf --mlp`: the table at the default sizes (``quick``: widths 64 and 256, 10
+    steps timed once); exit 0."""
+    widths, steps, repeats = ((64, 256), 10, 1) if quick else ((64, 256, 1000), 20, 5)
+    table = _print_table(widths, 8, 64, steps, device, repeats)
     if json_path is not None:
         json_path.write_text(json.dumps({"table": table}, indent=2))
     return 0
