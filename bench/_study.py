@@ -15,12 +15,17 @@ import sys
 from collections.abc import Collection, Mapping
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 import optimizers
 import problems
 from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError, closest, split_specs
+
+if TYPE_CHECKING:  # the class's fields `problems` and `optimizers` shadow the modules
+    from optimizers import Method
+    from problems import Problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -175,7 +180,7 @@ class Study:
             for d in self.devices
         ]
 
-    def problem(self, spec: str) -> problems.Problem:
+    def problem(self, spec: str) -> Problem:
         """The problem of `spec` (one of `problems`), built on first use and kept."""
         built = self.__dict__["_built"]
         key = ("problem", spec)
@@ -183,7 +188,7 @@ class Study:
             built[key] = problems.get(spec)
         return built[key]  # type: ignore[no-any-return]
 
-    def method(self, spec: str) -> optimizers.Method:
+    def method(self, spec: str) -> Method:
         """The method of `spec` (one of `optimizers`), built on first use and kept."""
         built = self.__dict__["_built"]
         key = ("method", spec)

@@ -50,6 +50,7 @@ def test_list_optimizers_shows_defaults_and_spaces(capsys: pytest.CaptureFixture
     assert {"sgd", "momentum", "nesterov", "adamw", "amsgrad", "rmsprop", "adagrad"} <= set(rows)
 
 
+@pytest.mark.slow
 def test_python_dash_m_bench_works() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bench", "list", "--tag", "convex"],

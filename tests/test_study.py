@@ -109,6 +109,7 @@ def test_a_bad_table_spec_names_its_line(
     assert f"{path}:6: unknown optimizer 'adamm'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_library_calls_leave_the_process_as_they_found_it(tmp_path: Path) -> None:
     """run_study and run_rows (also with worker processes) set no allocator, no threads."""
     code = f"""
@@ -142,9 +143,9 @@ def test_bench_run_records_allocator_and_worker_threads(tmp_path: Path) -> None:
     one torch thread, and meta.json says so per worker process."""
     out = tmp_path / "run"
     argv = ["--problems", "sphere:dim=2,booth,matyas", "--optimizers", "sgd,adam", "--seeds", "2"]
+    argv += ["--steps", "10", "--workers", "2", "--out", str(out), "--quiet"]
     subprocess.run(
-        [sys.executable, "-m", "bench", "run", *argv, "--steps", "10", "--workers", "2"]
-        + ["--out", str(out), "--quiet"],
+        [sys.executable, "-m", "bench", "run", *argv],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=True,
     )

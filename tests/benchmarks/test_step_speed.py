@@ -3,9 +3,9 @@
 Run ``pytest tests/benchmarks --benchmark-only`` (add ``--benchmark-json out.json`` to keep
 them). Ids use optbench's spec spelling: ``rosenbrock|adam:lr=0.01``. Each benchmark times
 one step of R rows (objective + gradient + update) from the problem's default start, checks
-that the timed steps kept every row finite and went downhill, and stores in ``extra_info`` the rows, the
-median final gap after a short run from the problem's default start, and the success rate at
-1e-4, so a timing never stands without the convergence it buys. In the normal test run
+that the timed steps kept every row finite and went downhill, and stores in ``extra_info``
+the rows, the median final gap after a short run from the same start, and the success rate
+at 1e-4, so a timing never stands without the convergence it buys. In the normal test run
 (``--benchmark-disable``) each body runs once, as a smoke test.
 """
 
