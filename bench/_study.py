@@ -108,8 +108,8 @@ class Study:
         >>> study = Study("sphere:dim=3", ["adam:lr=0.1"], seeds=2, steps=10)
         >>> study.seeds, study.problems
         ((0, 1), ('sphere:dim=3',))
-        >>> study.method("adam:lr=0.1").label
-        'adam:lr=0.1'
+        >>> study.problem("sphere:dim=3") is study.problem("sphere:dim=3")  # built once
+        True
     """
 
     problems: tuple[str, ...]
