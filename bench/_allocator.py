@@ -7,6 +7,11 @@ measured on 2 cores with 8 networks of width 1000, 36 ms per network-step instea
 `keep_freed_memory` sets ``M_MMAP_MAX = 0`` and a large ``M_TRIM_THRESHOLD`` (the same as the
 environment variables ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...``), so freed blocks stay
 in the heap and are reused. It changes nothing on other platforms or C libraries.
+
+It is process-wide state, so library calls (`bench.run_study`, `bench.run_rows`, a notebook,
+pytest) never set it: the command line does (``bench run``, ``bench perf``,
+``python -m bench.perf.mlp``), and so does the initializer of ``--workers`` processes, and
+meta.json records the setting a run used (`setting`).
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ import ctypes
 import ctypes.util
 import sys
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["SETTING", "keep_freed_memory", "setting"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _done = False
+
+SETTING = "glibc keep-freed"
+"""How meta.json names the setting (``"allocator"``); null when the default allocator ran."""
 
 
 def keep_freed_memory() -> bool:
@@ -35,3 +43,8 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     _done = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     return _done
+
+
+def setting() -> str | None:
+    """`SETTING` when `keep_freed_memory` applied in this process, else None."""
+    return SETTING if _done else None

@@ -29,8 +29,8 @@ def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> 
     memory = PeakMemory(torch.device(cell.device))
     memory.start()
     try:
-        problem = problems.get(cell.problem)
-        method = optimizers.method(cell.optimizer)
+        problem = study.problem(cell.problem)  # built once per study (Study.validate)
+        method = study.method(cell.optimizer)
         device = torch.device(cell.device)
         dtype = study.torch_dtype
         steps = budget_steps(study, problem, method)

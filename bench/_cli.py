@@ -11,8 +11,12 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from problems import OptbenchError, SpecError, split_top_level
+from problems import OptbenchError, SpecError, split_specs
+
+if TYPE_CHECKING:
+    from bench._study import Study
 
 __all__ = ["main"]
 
@@ -31,9 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a study from a TOML file or from flags")
     run.add_argument("study", nargs="?", help="studies/*.toml (or give --problems/--optimizers)")
     run.add_argument(
-        "--problems", help="comma-separated problem specs: rosenbrock,rastrigin:dim=10"
+        "--problems",
+        help="comma-separated problem specs: rosenbrock,rastrigin:dim=10,instance=3"
+        " (a key=value item is an option of the spec before it)",
     )
-    run.add_argument("--optimizers", help="comma-separated optimizer specs: sgd:lr=1e-3,adam")
+    run.add_argument(
+        "--optimizers",
+        help="comma-separated optimizer specs: sgd:lr=1e-3,adam:lr=3e-4,beta2=0.99,"
+        "restarts(adam,n=32)",
+    )
     run.add_argument("--seeds", type=int, help="number of seeds (overrides the file)")
     run.add_argument("--steps", type=int, help="step budget (overrides the file)")
     run.add_argument("--evals", type=int, help="evaluation budget per seed")
@@ -67,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
 
     perf = sub.add_parser("perf", help="throughput benchmark: per-run torch.optim vs batched")
     perf.add_argument("--quick", action="store_true", help="small sizes (what CI runs)")
+    perf.add_argument(
+        "--mlp",
+        action="store_true",
+        help="the MLP table: seeds as rows vs one after another (python -m bench.perf.mlp"
+        " --help for all its options)",
+    )
     perf.add_argument("--device", default="cpu")
     perf.add_argument("--json", type=Path, help="also write the table as JSON")
     return parser
@@ -97,22 +113,14 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _study_from_args(args: argparse.Namespace):
+def _study_from_args(args: argparse.Namespace) -> Study:
+    """The study of a `bench run` command: the file's data with the flags merged in, built
+    once (file and line in errors about the file, "command line" about a flag)."""
     from bench._study import Study
 
-    if args.study:
-        study = Study.from_toml(args.study)
-        data = study.to_dict()
-        source = args.study
-    elif args.problems and args.optimizers:
-        data = {"name": "cli", "seeds": 10, "steps": 1000}
-        source = "command line"
-    else:
-        msg = "give a study file, or both --problems and --optimizers"
-        raise SpecError(msg)
-    overrides = {
-        "problems": split_top_level(args.problems) if args.problems else None,
-        "optimizers": split_top_level(args.optimizers) if args.optimizers else None,
+    overrides: dict[str, object] = {
+        "problems": split_specs(args.problems) if args.problems else None,
+        "optimizers": split_specs(args.optimizers) if args.optimizers else None,
         "seeds": args.seeds,
         "steps": args.steps,
         "evals": args.evals,
@@ -122,16 +130,27 @@ def _study_from_args(args: argparse.Namespace):
         "name": args.name,
         "devices": args.device.split(",") if args.device else None,
     }
-    if any(v is not None for v in (args.evals, args.epochs)) and args.steps is None:
-        data["steps"] = None
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return Study.from_dict(data, source=source)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if (args.evals is not None or args.epochs is not None) and args.steps is None:
+        overrides["steps"] = None  # a flag's budget replaces the file's step budget
+    if args.study:
+        return Study.from_toml(args.study, overrides)
+    if not (args.problems and args.optimizers):
+        msg = "give a study file, or both --problems and --optimizers"
+        raise SpecError(msg)
+    study = Study.from_dict(
+        {"name": "cli", "seeds": 10, "steps": 1000, **overrides}, source="command line"
+    )
+    study.validate()
+    return study
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bench._allocator import keep_freed_memory
     from bench._runner import check_workers, default_run_dir, run_study
     from bench._store import load_meta
 
+    keep_freed_memory()  # the command line's choice; library calls leave malloc alone
     if isinstance(args.resume, str):
         resume_dir = Path(args.resume)
         if not (resume_dir / "meta.json").exists():
@@ -185,6 +204,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _perf(args: argparse.Namespace) -> int:
-    from bench._perf import perf_main
+    from bench._allocator import keep_freed_memory
+    from bench.perf import mlp_main, perf_main
 
+    keep_freed_memory()  # as `bench run` does: every variant runs under the same allocator
+    if args.mlp:
+        return mlp_main(quick=args.quick, device=args.device, json_path=args.json)
     return perf_main(quick=args.quick, device=args.device, json_path=args.json)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from bench._allocator import keep_freed_memory
+from bench._sync import synchronize as _sync
 from bench._targets import TargetTracker
 from optimizers import Context, Method, uniform_starts
 from problems import Problem
@@ -98,13 +98,6 @@ def starts(
     return torch.cat(rows).to(device=device, dtype=dtype)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 class _SyncGuard:
     """Turns CUDA's sync debug mode to "error" between checkpoints when asked to."""
 
@@ -154,7 +147,6 @@ def run_rows(
         check_sync: on CUDA, make any host synchronisation between checkpoints an error
             (``torch.cuda.set_sync_debug_mode("error")``); used by the tests.
     """
-    keep_freed_memory()
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
     row_seeds = list(range(rows)) if row_seeds is None else list(row_seeds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -57,7 +58,11 @@ def _version(name: str) -> str | None:
 
 
 def environment(devices: tuple[str, ...] = ("cpu",)) -> dict[str, object]:
-    """Versions, CPU model, core count, GPU name and CUDA version when used, git commit."""
+    """Versions, CPU model, the machine's core count, GPU name and CUDA version, git commit.
+
+    ``cpu_count`` is the machine's (`os.cpu_count`); the torch threads each process used are
+    recorded by the runner (meta.json's ``torch_threads``).
+    """
     uses_cuda = any(d.startswith("cuda") for d in devices)
     return {
         "versions": {
@@ -69,7 +74,7 @@ def environment(devices: tuple[str, ...] = ("cpu",)) -> dict[str, object]:
         },
         "platform": platform.platform(),
         "cpu": _cpu_model(),
-        "cpu_count": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
         "gpu": torch.cuda.get_device_name(0) if uses_cuda and torch.cuda.is_available() else None,
         "cuda": torch.version.cuda if uses_cuda else None,
         "git_commit": _git_commit(),

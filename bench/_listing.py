@@ -37,6 +37,8 @@ def problem_rows(tags: list[str] | None = None) -> list[dict[str, object]]:
 
 
 def optimizer_rows() -> list[dict[str, object]]:
+    """One row per optimizer and wrapper; ``spec`` is a spelling that runs as it stands
+    (a wrapper that needs an inner optimizer shows one: ``restarts(adam)``)."""
     rows: list[dict[str, object]] = []
     for name in optimizers.OPTIMIZERS:
         opt = optimizers.get(name)
@@ -46,14 +48,32 @@ def optimizer_rows() -> list[dict[str, object]]:
         rows.append(
             {
                 "name": name,
+                "spec": name,
                 "defaults": dict(opt.defaults),
                 "search_space": space,
                 "mode": "batched" if opt.elementwise else "row by row",
             }
         )
     for name in optimizers.WRAPPERS:
-        rows.append({"name": name, "defaults": {}, "search_space": {}, "mode": "global search"})
+        rows.append(
+            {
+                "name": name,
+                "spec": _wrapper_spec(name),
+                "defaults": {},
+                "search_space": {},
+                "mode": "global search",
+            }
+        )
     return rows
+
+
+def _wrapper_spec(name: str) -> str:
+    """`name` when the wrapper runs alone (``random_search``), else it around ``adam``."""
+    try:
+        optimizers.method(name)
+    except SpecError:
+        return f"{name}(adam)"
+    return name
 
 
 def _cell(value: object) -> str:

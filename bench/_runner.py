@@ -1,4 +1,10 @@
-"""Run a study: every cell, its part written as soon as it finishes, resumable."""
+"""Run a study: every cell, its part written as soon as it finishes, resumable.
+
+`run_study` leaves the calling process as it found it (no allocator setting, no thread
+count); ``--workers`` processes start with one torch thread each and the parent's allocator
+setting (`_init_worker`). meta.json records both: ``"allocator"`` and ``"torch_threads"``
+(``{"main": n}``, or one entry per worker process, ``{"worker-<pid>": 1, ...}``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
+from bench import _allocator
 from bench._cell import run_cell
 from bench._environment import environment
 from bench._store import finished_cells, load_meta, write_meta, write_part
@@ -59,11 +68,20 @@ def _supersede(run_dir: Path, keep: set[str], meta: dict[str, object], quiet: bo
         )
 
 
-def _worker(cell: Cell, run_dir: Path) -> tuple[int, int]:
-    import torch
+WORKER_THREADS = 1
+"""Torch threads per ``--workers`` process: the cells themselves run side by side."""
 
-    torch.set_num_threads(1)
-    return _finish_cell(cell, run_dir)
+
+def _init_worker(keep_freed: bool) -> None:
+    """Set up a worker process once: its thread count, and the parent's allocator setting."""
+    torch.set_num_threads(WORKER_THREADS)
+    if keep_freed:
+        _allocator.keep_freed_memory()
+
+
+def _worker(cell: Cell, run_dir: Path) -> tuple[int, int, str, int]:
+    failed, diverged = _finish_cell(cell, run_dir)
+    return failed, diverged, f"worker-{os.getpid()}", torch.get_num_threads()
 
 
 def run_study(
@@ -82,7 +100,7 @@ def run_study(
     ``superseded/<timestamp>/`` with their meta.json: nothing finished is lost, and old and
     new results are never mixed.
     """
-    study.validate()
+    study.validate()  # builds each problem and method once; the cells reuse them
     run_dir = Path(run_dir)
     previous = load_meta(run_dir)
     if previous and previous.get("study") != study.to_dict():
@@ -98,16 +116,27 @@ def run_study(
         **environment(study.devices),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
+    parallel = workers > 1 and len(todo) > 1
+    meta["allocator"] = _allocator.setting()
+    threads: dict[str, int] = dict(meta.get("torch_threads") or {})  # type: ignore[call-overload]
+    if not parallel:
+        threads["main"] = torch.get_num_threads()
+    meta["torch_threads"] = threads
     write_meta(run_dir, meta)
     begin = time.perf_counter()
     failed = diverged = 0
     bar = _bar(len(todo), quiet)
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+    if parallel:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(_allocator.setting() is not None,),
+        ) as pool:
             futures = {pool.submit(_worker, cell, run_dir): cell for cell in todo}
             for future in as_completed(futures):
-                f, d = future.result()
+                f, d, worker, count = future.result()
                 failed, diverged = failed + f, diverged + d
+                threads[worker] = count
                 bar(futures[future])
     else:
         for cell in todo:

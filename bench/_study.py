@@ -12,15 +12,20 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 import optimizers
 import problems
-from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError
+from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError, closest, split_specs
+
+if TYPE_CHECKING:  # the class's fields `problems` and `optimizers` shadow the modules
+    from optimizers import Method
+    from problems import Problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,11 +93,29 @@ class Cell:
 @dataclass(frozen=True)
 class Study:
     """A study spec. Budgets: `steps`, `evals` (per seed, all restarts counted), `epochs`
-    (ML problems) and/or `seconds` (per cell); the tightest applies."""
+    (ML problems) and/or `seconds` (per cell); the tightest applies.
 
-    name: str
+    Built once from its sources (`from_toml`, with command-line overrides merged as data
+    first, or `from_dict`); each problem and method is built once, on first use (`problem`,
+    `method`; `validate` builds them all), and reused by every cell on this process.
+
+    Problems and optimizers are positional, everything else keyword-only. The sequences also
+    take the spellings of a study file: ``seeds=20`` is seeds 0..19, a list is kept as a
+    tuple, and ``problems="rosenbrock,rastrigin:dim=10,instance=3"`` is split as
+    ``--problems`` is (`problems.split_specs`).
+
+    Example:
+        >>> study = Study("sphere:dim=3", ["adam:lr=0.1"], seeds=2, steps=10)
+        >>> study.seeds, study.problems
+        ((0, 1), ('sphere:dim=3',))
+        >>> study.problem("sphere:dim=3") is study.problem("sphere:dim=3")  # built once
+        True
+    """
+
     problems: tuple[str, ...]
     optimizers: tuple[str, ...]
+    _: KW_ONLY
+    name: str = "study"
     seeds: tuple[int, ...] = tuple(range(10))
     steps: int | None = None
     evals: int | None = None
@@ -108,6 +131,8 @@ class Study:
 
     def __post_init__(self) -> None:
         where = f"{self.source}: " if self.source else ""
+        _normalise(self, where)
+        self.__dict__["_built"] = {}  # spec -> built problem or method (not a field)
         if not self.problems or not self.optimizers:
             msg = f"{where}a study needs at least one problem and one optimizer"
             raise SpecError(msg)
@@ -116,14 +141,13 @@ class Study:
             raise SpecError(msg)
         for key in ("steps", "evals", "epochs", "checkpoints"):
             value = getattr(self, key)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 msg = f"{where}{key} must be a positive integer, got {value!r}"
                 raise SpecError(msg)
         if self.seconds is not None and not self.seconds > 0:
             msg = f"{where}seconds must be > 0, got {self.seconds!r}"
-            raise SpecError(msg)
-        if not self.seeds:
-            msg = f"{where}seeds must be a positive count or a non-empty list"
             raise SpecError(msg)
         if self.dtype not in DTYPES:
             msg = f"{where}dtype {self.dtype!r} is not supported; allowed: {', '.join(DTYPES)}"
@@ -137,6 +161,13 @@ class Study:
             msg = f"{where}start {self.start!r} is not supported; allowed: {', '.join(STARTS)}"
             raise SpecError(msg)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle without the built values (worker processes build their own)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_built"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, _built={})
+
     @property
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
@@ -149,60 +180,100 @@ class Study:
             for d in self.devices
         ]
 
-    def validate(self) -> None:
-        """Build every problem and optimizer once, so bad names fail before anything runs."""
-        where = f"{self.source}: " if self.source else ""
-        for spec in self.problems:
+    def problem(self, spec: str) -> Problem:
+        """The problem of `spec` (one of `problems`), built on first use and kept."""
+        built = self.__dict__["_built"]
+        key = ("problem", spec)
+        if key not in built:
+            built[key] = problems.get(spec)
+        return built[key]  # type: ignore[no-any-return]
+
+    def method(self, spec: str) -> Method:
+        """The method of `spec` (one of `optimizers`), built on first use and kept."""
+        built = self.__dict__["_built"]
+        key = ("method", spec)
+        if key not in built:
+            built[key] = optimizers.method(spec)
+        return built[key]  # type: ignore[no-any-return]
+
+    def validate(self, text: str | None = None) -> None:
+        """Build every problem and method once, so bad names fail before anything runs.
+
+        Args:
+            text: the study file's text, so that an error names the line holding the spec.
+        """
+        for spec, build in [
+            *((p, self.problem) for p in self.problems),
+            *((o, self.method) for o in self.optimizers),
+        ]:
             try:
-                problems.get(spec)
+                build(spec)
             except OptbenchError as error:
-                raise type(error)(f"{where}{error}") from None
-        for spec in self.optimizers:
-            try:
-                optimizers.method(spec)
-            except OptbenchError as error:
-                raise type(error)(f"{where}{error}") from None
+                raise type(error)(f"{self._where(spec, text)}{error}") from None
+
+    def _where(self, spec: str, text: str | None) -> str:
+        """``"<file>:<line>: "`` for a spec written in the study file (`text`), ``"command line:
+        "`` for one that is not (it came from a flag), ``"<source>: "`` without a file."""
+        if self.source is None:
+            return ""
+        if text is None:
+            return f"{self.source}: "
+        for number, line in enumerate((text or "").splitlines(), 1):
+            if f'"{spec}"' in line or f"'{spec}'" in line:
+                return f"{self.source}:{number}: "
+        name = spec.split(":")[0].split("(")[0].strip()
+        for number, line in enumerate((text or "").splitlines(), 1):  # a [[table]]'s name
+            if re.match(rf"""\s*name\s*=\s*["']{re.escape(name)}["']""", line):
+                return f"{self.source}:{number}: "
+        return "command line: "
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("source")
+        data = {"name": data.pop("name"), **data}  # the name first, as in a study file
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, source: str | None = None) -> Study:
+        """A study from a mapping: a study file's tables, or meta.json's ``"study"``.
+
+        Keys are those of a study file (docs/STUDY_FORMAT.md); an unknown key fails with the
+        closest known one. Names are not built here: `validate` (or the first cell) does it.
+        """
         where = f"{source}: " if source else ""
         unknown = set(data) - KEYS
         if unknown:
-            from problems._errors import closest
-
             key = sorted(unknown)[0]
             near = closest(key, KEYS)
             hint = f" (did you mean {near!r}?)" if near else ""
             msg = f"{where}unknown key {key!r}{hint}; allowed: {', '.join(sorted(KEYS))}"
             raise SpecError(msg)
-        seeds = data.get("seeds", 10)
-        devices = data.get("devices", data.get("device", ["cpu"]))
         return cls(
             name=str(data.get("name", "study")),
             problems=_specs(data.get("problems", []), data.get("problem", []), where),
             optimizers=_specs(data.get("optimizers", []), data.get("optimizer", []), where),
-            seeds=tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds),  # type: ignore[arg-type]
+            seeds=data.get("seeds", 10),  # type: ignore[arg-type]
             steps=data.get("steps"),  # type: ignore[arg-type]
             evals=data.get("evals"),  # type: ignore[arg-type]
             epochs=data.get("epochs"),  # type: ignore[arg-type]
             seconds=data.get("seconds"),  # type: ignore[arg-type]
-            devices=(devices,) if isinstance(devices, str) else tuple(devices),  # type: ignore[arg-type]
+            devices=data.get("devices", data.get("device", ("cpu",))),  # type: ignore[arg-type]
             dtype=str(data.get("dtype", "float64")),
-            targets=tuple(data.get("targets", DEFAULT_TARGETS)),  # type: ignore[arg-type]
-            checkpoints=int(data.get("checkpoints", 30)),  # type: ignore[call-overload]
+            targets=data.get("targets", DEFAULT_TARGETS),  # type: ignore[arg-type]
+            checkpoints=data.get("checkpoints", 30),  # type: ignore[arg-type]
             warmup=int(data.get("warmup", 2)),  # type: ignore[call-overload]
             start=str(data.get("start", "default")),
             source=source,
         )
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> Study:
-        """Read a study file; errors name the file and, where it can be found, the line."""
+    def from_toml(cls, path: str | Path, overrides: Mapping[str, object] | None = None) -> Study:
+        """Read a study file, merge `overrides` (the command line's flags) into its data, build
+        the study once and validate its names.
+
+        Errors name the file and, where it can be found, the line; an error in an overridden
+        key names the command line instead.
+        """
         path = Path(path)
         try:
             text = path.read_text()
@@ -214,35 +285,66 @@ class Study:
         except tomllib.TOMLDecodeError as error:
             msg = f"{path}: invalid TOML: {error}"
             raise SpecError(msg) from None
+        overrides = dict(overrides or {})
+        if overrides.get("problems") is not None:
+            data.pop("problem", None)  # --problems replaces both spellings of the file's list
+        if overrides.get("optimizers") is not None:
+            data.pop("optimizer", None)
+        data.update(overrides)
         try:
             study = cls.from_dict(data, source=str(path))
         except SpecError as error:
-            raise SpecError(_with_line(str(error), str(path), text)) from None
-        study.validate_lines(text)
+            raise SpecError(_with_line(str(error), str(path), text, set(overrides))) from None
+        study.validate(text)
         return study
 
-    def validate_lines(self, text: str) -> None:
-        """Validate names, pointing at the line of the study file that holds a bad one."""
-        try:
-            self.validate()
-        except OptbenchError as error:
-            for number, line in enumerate(text.splitlines(), 1):
-                for spec in (*self.problems, *self.optimizers):
-                    name = spec.split(":")[0].split("(")[0]
-                    if name and name in str(error) and name in line:
-                        msg = str(error).replace(f"{self.source}: ", f"{self.source}:{number}: ", 1)
-                        raise type(error)(msg) from None
-            raise
+
+def _normalise(study: Study, where: str) -> None:
+    """Sequences as tuples: a seed count becomes its range, a spec list string is split."""
+    seeds = study.seeds
+    if isinstance(seeds, bool) or (isinstance(seeds, int) and seeds < 1):
+        msg = f"{where}seeds must be a positive count or a non-empty list, got {seeds!r}"
+        raise SpecError(msg)
+    values = {
+        "seeds": tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds),
+        "problems": _spec_tuple(study.problems),
+        "optimizers": _spec_tuple(study.optimizers),
+        "devices": (
+            tuple(study.devices.split(","))
+            if isinstance(study.devices, str)
+            else tuple(study.devices)
+        ),
+        "targets": tuple(study.targets),
+    }
+    if not values["seeds"]:
+        msg = f"{where}seeds must be a positive count or a non-empty list, got []"
+        raise SpecError(msg)
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in values["seeds"]):
+        msg = f"{where}seeds must be integers, got {list(values['seeds'])}"
+        raise SpecError(msg)
+    study.__dict__.update(values)
 
 
-def _with_line(message: str, source: str, text: str) -> str:
-    """Point `message` (``"<source>: <key> ..."``) at the line of `text` that sets the key."""
+def _spec_tuple(specs: object) -> tuple[str, ...]:
+    if isinstance(specs, str):
+        return tuple(split_specs(specs))
+    return tuple(specs)  # type: ignore[arg-type]
+
+
+def _with_line(message: str, source: str, text: str, overridden: Collection[str] = ()) -> str:
+    """Point `message` (``"<source>: <key> ..."``) at the line of `text` that sets the key.
+
+    A key that came from the command line (in `overridden`) has no line in the file: the
+    message then names the command line.
+    """
     prefix = f"{source}: "
     if not message.startswith(prefix):
         return message
     rest = message[len(prefix) :]
     words = re.findall(r"[A-Za-z_]+", rest.replace("unknown key", ""))
     for key in [w for w in words if w in KEYS][:1] + re.findall(r"'([^']+)'", rest)[:1]:
+        if key in overridden:
+            return f"command line (--{key}): {rest}"
         for number, line in enumerate(text.splitlines(), 1):
             if re.match(rf"\s*{re.escape(key)}\s*=", line):
                 return f"{source}:{number}: {rest}"

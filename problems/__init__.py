@@ -26,7 +26,14 @@ from problems._errors import (
     unknown,
 )
 from problems._registry import Registry
-from problems._spec import Spec, format_value, parse_spec, parse_value, split_top_level
+from problems._spec import (
+    Spec,
+    format_value,
+    parse_spec,
+    parse_value,
+    split_specs,
+    split_top_level,
+)
 from problems._targets import DEFAULT_TARGETS
 
 FAMILIES = ("classic2d", "convex", "mlp", "multimodal", "valleys")
@@ -60,6 +67,7 @@ __all__ = [
     "parse_spec",
     "parse_value",
     "register",
+    "split_specs",
     "split_top_level",
     "unknown",
 ]

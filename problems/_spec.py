@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from problems._errors import SpecError
 
-__all__ = ["Spec", "format_value", "parse_spec", "parse_value", "split_top_level"]
+__all__ = ["Spec", "format_value", "parse_spec", "parse_value", "split_specs", "split_top_level"]
 
 Value = bool | int | float | str
 
@@ -81,6 +81,54 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
         raise SpecError(msg)
     parts.append(text[start:].strip())
     return [p for p in parts if p]
+
+
+def _is_option(item: str) -> bool:
+    """True for a ``key=value`` item: text before its first ``=`` that holds no ``:`` or ``(``.
+
+    Names never contain ``=``, so ``instance=3`` is an option, while ``adam:lr=3e-4``,
+    ``torch:NAdam:lr=0.01`` and ``restarts(adam,n=32)`` each start a spec of their own.
+    """
+    key, eq, _ = item.partition("=")
+    return bool(eq) and not any(char in key for char in ":()")
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a comma-separated list of specs, as ``--problems`` and ``--optimizers`` take it.
+
+    Commas separate specs and also the options of one spec, so a ``key=value`` item joins the
+    spec before it (names never contain ``=``); commas inside parentheses belong to a wrapper.
+
+    Example:
+        >>> split_specs("rastrigin:dim=10,instance=3,rosenbrock")
+        ['rastrigin:dim=10,instance=3', 'rosenbrock']
+        >>> split_specs("sphere,dim=5,restarts(adam:lr=0.05,n=8),torch:NAdam:lr=0.01")
+        ['sphere:dim=5', 'restarts(adam:lr=0.05,n=8)', 'torch:NAdam:lr=0.01']
+
+    Raises:
+        SpecError: the list starts with an option, an option follows a wrapper (its options
+            go inside the parentheses), or parentheses are unbalanced.
+    """
+    specs: list[str] = []
+    for item in split_top_level(text):
+        if not _is_option(item):
+            specs.append(item)
+            continue
+        if not specs:
+            key = item.partition("=")[0].strip()
+            msg = (
+                f"{text!r} starts with the option {item!r}: a list of specs starts with a name,"
+                f" and options follow it, e.g. 'rastrigin:dim=10,{key}=...'"
+            )
+            raise SpecError(msg)
+        if specs[-1].endswith(")"):
+            msg = (
+                f"option {item!r} after the wrapper {specs[-1]!r}: a wrapper's options go"
+                f" inside its parentheses, e.g. {specs[-1][:-1] + ',' + item + ')'!r}"
+            )
+            raise SpecError(msg)
+        specs[-1] += ("," if "=" in specs[-1] else ":") + item
+    return specs
 
 
 def _options(items: list[str], text: str) -> dict[str, Value]:

@@ -72,7 +72,7 @@ EXECUTIONS = ("auto", "batched", "sequential")
 SEQUENTIAL_CPU_WIDTH = 512
 """On CPU, ``execution=auto`` runs rows one after another from this hidden width up.
 
-Measured with ``python -m bench._perf_mlp`` on 2 CPU cores (docs/PERFORMANCE.md), 8 rows, batch
+Measured with ``python -m bench.perf.mlp`` on 2 CPU cores (docs/PERFORMANCE.md), 8 rows, batch
 64: stacked ``baddbmm`` is 1.5x faster than rows one after another at width 64, the two are
 within 5% at width 256, and from width 1000 the per-row loop is about 10% faster (each row's
 matrix products are then large enough to use the cores on their own). 512 splits the two.

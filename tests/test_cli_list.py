@@ -48,8 +48,13 @@ def test_list_optimizers_shows_defaults_and_spaces(capsys: pytest.CaptureFixture
     assert rows["adam"]["defaults"]["lr"] == pytest.approx(1e-3)
     assert "lr" in rows["adam"]["search_space"]
     assert {"sgd", "momentum", "nesterov", "adamw", "amsgrad", "rmsprop", "adagrad"} <= set(rows)
+    # `spec` runs as it stands (tests/test_documented_specs.py builds every one of them)
+    assert rows["adam"]["spec"] == "adam"
+    assert rows["restarts"]["spec"] == "restarts(adam)"
+    assert rows["random_search"]["spec"] == "random_search"
 
 
+@pytest.mark.slow
 def test_python_dash_m_bench_works() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bench", "list", "--tag", "convex"],

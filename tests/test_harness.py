@@ -252,6 +252,7 @@ def test_cli_run_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "sgd:lr=0.1" in text and "ok@1e-01" in text
 
 
+@pytest.mark.slow
 def test_killed_process_resumes_with_nothing_lost(tmp_path: Path) -> None:
     study = tmp_path / "s.toml"
     study.write_text(

@@ -6,7 +6,9 @@
    recorded;
 3. the harness: `run_rows` with checkpoint recording, divergence marking and target tracking.
 
-Figures are run-steps per second (rows x steps / seconds). The machine is shared and noisy,
+Figures are run-steps per second (rows x steps / seconds). 2 and 3 run the same batched Adam
+(`optimizers.configure("adam", lr=...)`'s step, the one the harness runs), so their ratio is
+the harness's own cost. The machine is shared and noisy,
 so the table also gives ratios measured in the same process. Peak resident memory at
 R = 1,000,000 rows is measured in a fresh child process so nothing else inflates it.
 """
@@ -25,11 +27,13 @@ import torch
 
 import optimizers
 import problems
+from bench import _allocator as allocator
 from bench._checkpoints import log_checkpoints
 from bench._engine import make_objective, run_rows
 from bench._environment import environment
+from bench._sync import synchronize as _sync
 
-__all__ = ["measure", "perf_main"]
+__all__ = ["bare_batched", "harness", "measure", "per_run_torch_optim", "perf_main"]
 
 PROBLEM = "rosenbrock"
 LR = 1e-3
@@ -40,11 +44,6 @@ def _rows(rows: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     return problems.get(PROBLEM).sample(
         rows, torch.Generator().manual_seed(0), device=device, dtype=dtype
     )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def per_run_torch_optim(runs: int, steps: int, device: torch.device, dtype: torch.dtype) -> float:
@@ -104,9 +103,15 @@ def harness(rows: int, steps: int, device: torch.device, dtype: torch.dtype) -> 
 
 
 def peak_memory(rows: int, steps: int, device: str, dtype: str) -> dict[str, float]:
-    """Peak RSS (and CUDA max allocated) of the harness at `rows`, in a fresh process."""
+    """Peak RSS (and CUDA max allocated) of the harness at `rows`, in a fresh process.
+
+    The child runs under this process's allocator setting (`bench._allocator`), as a
+    ``--workers`` process of `bench run` does.
+    """
     code = (
-        "import resource, sys, json, torch; from bench._perf import harness;"
+        "import resource, sys, json, torch; from bench.perf import harness;"
+        f"from bench._allocator import keep_freed_memory; {allocator.setting() is not None} "
+        "and keep_freed_memory();"
         f"d = torch.device({device!r}); rate = harness({rows}, {steps}, d, torch.{dtype});"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024;"
         "cuda = torch.cuda.max_memory_allocated() / 2**20 if d.type == 'cuda' else None;"

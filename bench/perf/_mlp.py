@@ -1,4 +1,4 @@
-"""MLP execution speed: one network per seed, five ways, side by side in one process.
+"""MLP execution speed: one network per seed, six ways, side by side in one process.
 
 For each hidden width, ``seeds`` networks (``inputs`` -> width -> width -> 1, ReLU, MSE) take
 ``steps`` Adam steps on minibatches of ``batch`` samples of the mlp-regression data:
@@ -10,17 +10,20 @@ c. ``batched``: all seeds as rows, stacked weights and ``torch.baddbmm`` (the pr
 d. ``sequential``: the problem's ``execution=sequential`` (rows one after another, plain
    ``F.linear``, one autograd graph);
 e. ``auto``: what the problem's ``execution=auto`` picks on this device (`batched_for`);
-f. ``harness``: the whole harness (`bench.run_rows` with optimbench's ``adam``, divergence
+f. ``harness``: the whole harness (`bench.run_rows` with optbench's ``adam``, divergence
    marking, checkpoints at the first and last step), on the ``auto`` problem.
 
-b to e update all rows at once with the same elementwise Adam (`_adam`, torch.optim.Adam's
-defaults); every variant draws each seed's batches in the same DataLoader order, gathered by
-index (no DataLoader per-sample overhead in any of them). Figures are milliseconds per
-seed-step (one network, one step); ``ratio`` is the speed-up over ``plain``
-(``plain_ms / variant_ms``, above 1 is faster). Warm-up steps are excluded; each variant is
-timed ``repeats`` times, interleaved, and the fastest is kept (the machine is shared).
+b to f update all rows at once with optbench's own batched Adam
+(``optimizers.configure("adam", lr=1e-3)``, torch.optim.Adam's defaults: the step the harness
+runs), so ``harness`` against ``auto`` is the harness's own cost; every variant draws each
+seed's batches in the same DataLoader order, gathered by index (no DataLoader per-sample
+overhead in any of them). Figures are milliseconds per seed-step (one network, one step);
+``ratio`` is the speed-up over ``plain`` (``plain_ms / variant_ms``, above 1 is faster).
+Warm-up steps are excluded; each variant is timed ``repeats`` times, interleaved, and the
+fastest is kept (the machine is shared).
 
-Run ``python -m bench._perf_mlp`` (``--help`` for options); docs/PERFORMANCE.md has a table.
+Run ``python -m bench.perf.mlp`` (``--help`` for options) or ``bench perf --mlp``;
+docs/PERFORMANCE.md has a table.
 """
 
 from __future__ import annotations
@@ -31,47 +34,22 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
+import optimizers
 import problems
 from bench._allocator import keep_freed_memory
+from bench._engine import run_rows
+from bench._sync import synchronize as _sync
 from problems.mlp import MinibatchLoss, MLPProblem, batched_for, sequential_module, unflatten
 
-__all__ = ["mlp_speed_table"]
+__all__ = ["VARIANTS", "main", "markdown", "mlp_main", "mlp_speed_table"]
 
 LR = 1e-3
 VARIANTS = ("plain", "vmap", "batched", "sequential", "auto", "harness")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _adam(lr: float = LR, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-    """An elementwise Adam on rows ``x: [R, P]``, in place (torch.optim.Adam's update).
-
-    In place, with one reused buffer for the denominator, like torch.optim.Adam's per-parameter
-    loop: fresh ``[R, P]`` temporaries each step would time the allocator, not the network.
-    """
-    state: dict[str, Tensor] = {}
-    count = [0]
-
-    def step(x: Tensor, grad: Tensor) -> Tensor:
-        if not state:
-            for name in ("exp_avg", "exp_avg_sq", "denom"):
-                state[name] = torch.zeros_like(x)
-        count[0] += 1
-        t = count[0]
-        m, v, denom = state["exp_avg"], state["exp_avg_sq"], state["denom"]
-        m.lerp_(grad, 1 - betas[0])
-        v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
-        torch.div(v, 1 - betas[1] ** t, out=denom).sqrt_().add_(eps)
-        return x.addcdiv_(m, denom, value=-lr / (1 - betas[0] ** t))
-
-    return step
 
 
 def _batches(
@@ -139,22 +117,21 @@ def _vmap_loss(
 def _time_rows(
     loss: Callable[[Tensor, int], Tensor], x0: Tensor, steps: int, warmup: int, device: torch.device
 ) -> float:
-    x, adam = x0.clone(), _adam()
+    adam = optimizers.configure("adam", lr=LR)
+    x = x0.clone()
+    state = adam.init(x)
     for k in range(warmup + steps):
         if k == warmup:
             _sync(device)
             begin = time.perf_counter()
         xr = x.detach().requires_grad_()
         (grad,) = torch.autograd.grad(loss(xr, k).sum(), xr)
-        adam(x, grad)
+        x, state = adam.step(x, grad, state)
     _sync(device)
     return time.perf_counter() - begin
 
 
 def _time_harness(p: MLPProblem, x0: Tensor, steps: int, warmup: int) -> float:
-    import optimizers
-    from bench._engine import run_rows
-
     trace = run_rows(
         p,
         optimizers.method(f"adam:lr={LR}"),
@@ -245,9 +222,50 @@ def markdown(table: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def _print_table(
+    widths: Sequence[int],
+    seeds: int,
+    batch: int,
+    steps: int,
+    device: str,
+    repeats: int,
+    *,
+    as_json: bool = False,
+) -> list[dict[str, object]]:
+    """Measure width after width, printing each row as it comes (a slow machine shows
+    partial results); with `as_json`, print only the JSON rows at the end."""
+    if not as_json:
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"{platform.processor() or platform.machine()}, device {device}; "
+            "ms per seed-step (speed-up over plain)"
+        )
+    table: list[dict[str, object]] = []
+    for width in widths:
+        row = mlp_speed_table((width,), seeds, batch, steps, device, repeats=repeats)
+        table += row
+        if not as_json:
+            lines = markdown(row).splitlines()
+            print("\n".join(lines if len(table) == 1 else lines[2:]), flush=True)
+    if as_json:
+        print(json.dumps(table, indent=1))
+    return table
+
+
+def mlp_main(*, quick: bool = False, device: str = "cpu", json_path: Path | None = None) -> int:
+    """`bench perf --mlp`: the table at the default sizes (``quick``: widths 64 and 256, 10
+    steps timed once); exit 0."""
+    widths, steps, repeats = ((64, 256), 10, 1) if quick else ((64, 256, 1000), 20, 5)
+    table = _print_table(widths, 8, 64, steps, device, repeats)
+    if json_path is not None:
+        json_path.write_text(json.dumps({"table": table}, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m bench.perf.mlp``: the table with every size as an option."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench._perf_mlp",
+        prog="python -m bench.perf.mlp",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -259,25 +277,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     args = parser.parse_args(argv)
-    keep_freed_memory()  # as the harness does; every variant runs under the same allocator
-    if not args.json:
-        print(
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-            f"{platform.processor() or platform.machine()}, device {args.device}; "
-            "ms per seed-step (speed-up over plain)"
-        )
-    table = []
-    for width in args.widths:  # one width at a time, so partial results show on a slow machine
-        row = mlp_speed_table(
-            (width,), args.seeds, args.batch, args.steps, args.device, repeats=args.repeats
-        )
-        table += row
-        if not args.json:
-            lines = markdown(row).splitlines()
-            print("\n".join(lines if len(table) == 1 else lines[2:]), flush=True)
-    if args.json:
-        print(json.dumps(table, indent=1))
-
-
-if __name__ == "__main__":
-    main()
+    keep_freed_memory()  # as `bench run` does; every variant runs under the same allocator
+    _print_table(
+        args.widths,
+        args.seeds,
+        args.batch,
+        args.steps,
+        args.device,
+        args.repeats,
+        as_json=args.json,
+    )
