@@ -25,6 +25,7 @@ from problems._errors import (
     closest,
     unknown,
 )
+from problems._lazy import lazy_exports
 from problems._registry import Registry
 from problems._spec import (
     Spec,
@@ -64,6 +65,7 @@ __all__ = [
     "closest",
     "format_value",
     "get",
+    "lazy_exports",
     "parse_spec",
     "parse_value",
     "register",
