@@ -76,6 +76,7 @@ def _open(browser, path: Path) -> tuple[object, dict[str, list[str]]]:  # type: 
     return page, seen
 
 
+@pytest.mark.slow
 def test_report_renders_in_chromium(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     problems = [p for p in synthetic.DEFAULT_PROBLEMS if p.name in {"sphere", "rosenbrock"}]
     problems += [p for p in synthetic.DEFAULT_PROBLEMS if p.ml]

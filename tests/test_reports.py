@@ -104,6 +104,7 @@ def results(run_dir: Path) -> pd.DataFrame:
 # --- the page as a whole ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_page_is_self_contained(page: str) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page.lower()
@@ -223,6 +224,7 @@ def test_failures_table_lists_reasons(page: str, results: pd.DataFrame) -> None:
 # --- several runs -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_runs_combine_with_labels(run_dir: Path, tmp_path: Path) -> None:
     other = synthetic.write_study(
         tmp_path / "gpu-run",
@@ -425,6 +427,7 @@ def test_malicious_names_are_escaped(tmp_path: Path) -> None:
     assert "$\\frac{a$" in page  # mathtext is off: the name renders as text
 
 
+@pytest.mark.slow
 def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> None:
     """Diverged rows holding inf / NaN and a lone solver draw without warnings (errors here)."""
     frame = results[results["problem"].isin(["rastrigin:dim=10", "rosenbrock"])].copy()
@@ -442,6 +445,7 @@ def test_non_finite_values_and_a_single_solver_render(results: pd.DataFrame) -> 
 # --- a real study -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_report_of_a_real_study(tmp_path: Path) -> None:
     """`bench run` a tiny study, then report it: tables agree with `reports.summary`."""
     out = tmp_path / "tiny"
@@ -477,6 +481,7 @@ def test_chosen_targets_drive_the_columns(results: pd.DataFrame) -> None:
     assert "0.01" not in header
 
 
+@pytest.mark.slow
 def test_render_is_a_pure_function_of_its_arguments(results: pd.DataFrame) -> None:
     """The same results, meta and generation time give the same page, byte for byte."""
     frame = results[results["problem"].isin(["sphere:dim=10", "beale"])]
