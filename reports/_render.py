@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 from reports._convergence import MAX_FACETS, convergence_figure
 from reports._devices import device_figure
 from reports._ecdf import ecdf_figure
+from reports._encoder import PngEncoder
 from reports._heldout import heldout_figure
 from reports._landscape import MAX_LANDSCAPES, landscape_figure
 from reports._load import load_runs, with_solver
@@ -105,11 +107,17 @@ def generated_text(generated: dt.datetime | str) -> str:
     return generated.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+_ENCODER: ContextVar[PngEncoder | None] = ContextVar("encoder", default=None)
+"""The encoder of the page being rendered (figures drawn in parallel, see `PngEncoder`)."""
+
+
 def _figure(make: Callable[[], Figure | None], alt: str, note: str = "") -> str:
     fig = make()
     if fig is None:
         return ""
-    return figure_html(fig, alt) + (f'<p class="note">{note}</p>' if note else "")
+    encoder = _ENCODER.get()
+    img = encoder.submit(fig, alt) if encoder is not None else figure_html(fig, alt)
+    return img + (f'<p class="note">{note}</p>' if note else "")
 
 
 def _section(anchor: str, title: str, body: str) -> tuple[str, str]:
@@ -148,6 +156,22 @@ def render(
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
     """
+    encoder = PngEncoder()
+    reset = _ENCODER.set(encoder)
+    try:
+        return encoder.resolve(_page(results, meta, targets, target, tau_max, generated))
+    finally:
+        _ENCODER.reset(reset)
+
+
+def _page(
+    results: pd.DataFrame,
+    meta: Mapping[str, Any],
+    targets: Sequence[float] | None,
+    target: float | None,
+    tau_max: float,
+    generated: dt.datetime | str,
+) -> str:
     results, metas = _per_run(results, meta)
     results = with_solver(results)
     palette = palette_for(results["optimizer"].astype(str))
