@@ -360,7 +360,8 @@ def test_win_loss_marks_a_consistently_better_solver() -> None:
     table = reports.win_loss(pd.DataFrame(rows)).set_index(["a", "b"])
     assert table.loc[("good", "bad"), "wins"] == 40
     assert table.loc[("good", "bad"), "significant"]
-    assert not table.loc[("bad", "good"), "significant"]
+    assert table.loc[("bad", "good"), "significant"]  # the pair's mark, on both cells
+    assert table.loc[("bad", "good"), "better"] == "good"
     assert not table.loc[("bad", "twin"), "significant"]
     assert table.loc[("good", "bad"), "p_holm"] >= table.loc[("good", "bad"), "p"]
 
@@ -550,3 +551,54 @@ def test_log_tick_labels_are_plain_text() -> None:
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     assert labels and not any("$" in label for label in labels)
     assert "10⁻⁴" in labels
+
+
+def _final_rows(name: str, problem: str, seed: int, gap: float, status: str = "ok") -> dict:
+    return {
+        "record": "checkpoint",
+        "problem": problem,
+        "optimizer": name,
+        "device": "cpu",
+        "seed": seed,
+        "step": 10.0,
+        "gap": gap,
+        "best_loss": gap,
+        "f_star": 0.0,
+        "status": status,
+    }
+
+
+def test_win_loss_ties_within_the_tolerance_and_marks_both_cells() -> None:
+    rows = []
+    for problem in range(4):
+        for seed in range(5):
+            base = 0.3 * (1 + problem + 0.1 * seed)
+            # same local minimum, one jittering by 0.05%: ties, not wins
+            rows.append(_final_rows("steady", f"p{problem}", seed, base))
+            rows.append(_final_rows("jitter", f"p{problem}", seed, base * 1.0005))
+            # clearly better everywhere
+            rows.append(_final_rows("good", f"p{problem}", seed, base * 1e-3))
+    table = reports.win_loss(pd.DataFrame(rows)).set_index(["a", "b"])
+    assert table.loc[("jitter", "steady"), "ties"] == 20
+    assert table.loc[("jitter", "steady"), "wins"] == table.loc[("jitter", "steady"), "losses"] == 0
+    assert not table.loc[("jitter", "steady"), "significant"]
+    # the Holm mark is on both cells of a significant pair; `better` says who wins
+    assert table.loc[("good", "steady"), "significant"]
+    assert table.loc[("steady", "good"), "significant"]
+    assert table.loc[("steady", "good"), "better"] == "good"
+    # beyond the tolerance it is a win: 2% apart
+    assert reports.outcomes(
+        np.array([1.0]), np.array([1.02]), np.array([False]), np.array([False]), np.array([0.0])
+    ).tolist() == [-1]
+    # below the float precision of f* (|f*| = 1000): a tie, however large relatively
+    floor = reports.rounding_tolerance(1000.0)
+    assert reports.outcomes(
+        np.array([1e-12]), np.array([0.0]), np.array([False]), np.array([False]), np.array([floor])
+    ).tolist() == [0]
+
+
+def test_win_loss_counts_repeated_seeds_once() -> None:
+    rows = [_final_rows(n, "p", s, g) for s in range(10) for n, g in (("a", 1.0), ("b", 2.0))]
+    table = reports.win_loss(pd.DataFrame(rows)).set_index(["a", "b"])
+    assert table.loc[("a", "b"), "n"] == 1
+    assert table.loc[("a", "b"), "wins"] == 1
