@@ -116,12 +116,12 @@ __all__ = [
     "median_band",
     "outcomes",
     "paired_scores",
-    "rounding_tolerance",
     "palette_for",
     "performance_profile",
     "performance_ratios",
     "profile_figure",
     "render",
+    "rounding_tolerance",
     "runtime_ecdf",
     "scores_table",
     "show_text",
@@ -161,9 +161,9 @@ if TYPE_CHECKING:
     from reports._landscape import landscape_figure, landscape_grid
     from reports._load import add_solver, load_runs
     from reports._metrics import (
+        distinct_runs,
         ert,
         expected_running_time,
-        distinct_runs,
         group_keys,
         rounding_tolerance,
         success_table,

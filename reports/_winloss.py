@@ -5,9 +5,10 @@ s starts from the same point for every optimizer — by the final gap on a log s
 loss where f_star is unknown). A pair is a win only when the two final values differ by
 more than a practical tolerance: `RTOL` of the larger, and never less than the float
 precision of f* (`outcomes`); closer values tie. Diverged and failed runs count as worse than
-every finished one. Seeds that repeat the same pair of runs count once. The test is the Wilcoxon signed-rank test (`signed_rank_test`: zero differences dropped,
-exact for up to `EXACT_MAX` pairs, ties included); the p-values of all pairs are adjusted by
-Holm's step-down method (Holm 1979).
+every finished one. Seeds that repeat the same pair of runs count once. The test is the
+Wilcoxon signed-rank test (`signed_rank_test`: zero differences dropped, exact for up to
+`EXACT_MAX` pairs, ties included); the p-values of all pairs are adjusted by Holm's step-down
+method (Holm 1979).
 """
 
 from __future__ import annotations

@@ -602,3 +602,33 @@ def test_win_loss_counts_repeated_seeds_once() -> None:
     table = reports.win_loss(pd.DataFrame(rows)).set_index(["a", "b"])
     assert table.loc[("a", "b"), "n"] == 1
     assert table.loc[("a", "b"), "wins"] == 1
+
+
+def test_an_optimizers_colour_is_the_same_in_every_report(tmp_path: Path) -> None:
+    """Two reports with different solver sets: each optimizer's swatch keeps its colour."""
+    by_name = {o[1]: o for o in synthetic.DEFAULT_OPTIMIZERS}
+    first = [by_name["sgd"], by_name["adam"], by_name["momentum"]]
+    second = [by_name["adam"], by_name["restarts"], by_name["momentum"]]
+    problems = [p for p in synthetic.DEFAULT_PROBLEMS if p.spec == "sphere:dim=10"]
+    swatches = []
+    for name, chosen in (("one", first), ("two", second)):
+        run = synthetic.write_study(
+            tmp_path / name, name=name, problems=problems, optimizers=chosen, seeds=2
+        )
+        page = reports.write([run], tmp_path / f"{name}.html", generated=WHEN).read_text()
+        found = re.findall(r'background:(rgb\([^)]*\))"></span>([^<]+)</td>', page)
+        swatches.append({label: colour for colour, label in found})
+    common = set(swatches[0]) & set(swatches[1])
+    assert len(common) == 2, swatches
+    assert all(swatches[0][k] == swatches[1][k] for k in common), swatches
+    assert reports.palette_for(["adam"])["adam"] == reports.palette_for(["zz", "adam", "a"])["adam"]
+
+
+def test_momentum_and_restarts_are_far_apart_in_colour() -> None:
+    names = ["sgd", "momentum", "adam", "random-search", "restarts(adam:lr=0.05,n=8)"]
+    palette = reports.palette_for(names)
+    rgb = {k: np.array(v) for k, v in palette.items()}
+    assert len({tuple(v) for v in palette.values()}) == len(names)
+    # the two that the old palette mixed up (orange and vermilion) are now far apart
+    assert np.abs(rgb["momentum"] - rgb["restarts(adam:lr=0.05,n=8)"]).sum() > 0.5
+    assert reports.palette_for(["random_search"]) == {"random_search": palette["random-search"]}
