@@ -57,6 +57,14 @@ _EXPORTS = {
     "profile_figure": "reports._profiles",
     "times_to_target": "reports._profiles",
     "render": "reports._render",
+    "SECTIONS": "reports._render",
+    "Section": "reports._render",
+    "Report": "reports._render",
+    "profile_target": "reports._render",
+    "shown_targets": "reports._select",
+    "study_targets": "reports._select",
+    "failure_reasons": "reports._show",
+    "optimizer_style": "reports._style",
     "write": "reports._render",
     "show_text": "reports._show",
     "summary_view": "reports._show",
@@ -90,8 +98,11 @@ __all__ = [
     "RECORDS",
     "RUN_KEYS",
     "SCHEMA",
+    "SECTIONS",
     "STATUSES",
     "TAU_MAX",
+    "Report",
+    "Section",
     "StoreError",
     "add_solver",
     "benchmark_score",
@@ -102,6 +113,7 @@ __all__ = [
     "ecdf_figure",
     "ert",
     "expected_running_time",
+    "failure_reasons",
     "failures_table",
     "figure_html",
     "group_keys",
@@ -114,18 +126,22 @@ __all__ = [
     "load_meta",
     "load_runs",
     "median_band",
+    "optimizer_style",
     "outcomes",
     "paired_scores",
     "palette_for",
     "performance_profile",
     "performance_ratios",
     "profile_figure",
+    "profile_target",
     "render",
     "rounding_tolerance",
     "runtime_ecdf",
     "scores_table",
     "show_text",
+    "shown_targets",
     "signed_rank_test",
+    "study_targets",
     "success_table",
     "summary",
     "summary_frame",
@@ -179,8 +195,9 @@ if TYPE_CHECKING:
         profile_figure,
         times_to_target,
     )
-    from reports._render import render, write
-    from reports._show import show_text, summary_view
+    from reports._render import SECTIONS, Report, Section, profile_target, render, write
+    from reports._select import shown_targets, study_targets
+    from reports._show import failure_reasons, show_text, summary_view
     from reports._store import (
         CELL_KEYS,
         HP_PREFIX,
@@ -192,7 +209,7 @@ if TYPE_CHECKING:
         load,
         load_meta,
     )
-    from reports._style import figure_html, palette_for
+    from reports._style import figure_html, optimizer_style, palette_for
     from reports._summary import summary_frame
     from reports._tables import failures_table, header_html, scores_table, summary_table
     from reports._winloss import (

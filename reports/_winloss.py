@@ -204,9 +204,11 @@ def outcomes(
         ...          np.zeros(3, bool), np.zeros(3, bool), np.full(3, 1e-14)).tolist()
         [0, -1, 0]
     """
-    gap = np.abs(value_a - value_b)
-    tolerance = np.maximum(rtol * np.maximum(np.abs(value_a), np.abs(value_b)), floor)
-    sign = np.where(gap <= tolerance, 0, np.sign(value_a - value_b)).astype(int)
+    with np.errstate(invalid="ignore"):  # NaN or inf values belong to bad runs, decided below
+        gap = np.abs(value_a - value_b)
+        tolerance = np.maximum(rtol * np.maximum(np.abs(value_a), np.abs(value_b)), floor)
+        sign = np.nan_to_num(np.where(gap <= tolerance, 0.0, np.sign(value_a - value_b)))
+    sign = sign.astype(int)
     sign = np.where(bad_a & ~bad_b, 1, sign)
     sign = np.where(bad_b & ~bad_a, -1, sign)
     return np.where(bad_a & bad_b, 0, sign)
