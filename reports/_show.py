@@ -62,8 +62,20 @@ def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
     view["ms/step"] = table["step_time_s"] * 1e3
     view["diverged"] = table["diverged"]
     view["failed"] = table["failed"]
-    view.attrs["notes"] = _notes(table)
+    view.attrs["notes"] = _notes(table) + _row_by_row(frame)
     return view
+
+
+def _row_by_row(frame: pd.DataFrame) -> list[str]:
+    """A note naming the optimizers that ran row by row (the ``mode`` column)."""
+    if "mode" not in frame:
+        return []
+    slow = sorted(set(frame.loc[frame["mode"] == "row by row", "optimizer"].astype(str)))
+    if not slow:
+        return []
+    return [
+        f"row by row (not elementwise; slower): {', '.join(slow)}; every other cell ran batched"
+    ]
 
 
 def _notes(table: pd.DataFrame) -> list[str]:
