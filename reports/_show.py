@@ -7,6 +7,7 @@ are one distinct run, gaps rounded to 0, and every distinct failure reason with 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -96,31 +97,59 @@ def _notes(table: pd.DataFrame) -> list[str]:
     return notes
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _merge(reasons: list[str]) -> str:
+    """One reason for several that differ only in their numbers: each differing number
+    becomes its range (``loss became non-finite at step 6–13``)."""
+    if len(set(reasons)) == 1:
+        return reasons[0]
+    skeleton = _NUMBER.split(reasons[0])
+    numbers = [[float(n) for n in _NUMBER.findall(r)] for r in reasons]
+    parts = [skeleton[0]]
+    for i, text in enumerate(skeleton[1:]):
+        values = [row[i] for row in numbers]
+        lo, hi = min(values), max(values)
+        parts.append(f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}")
+        parts.append(text)
+    return "".join(parts)
+
+
 def failure_reasons(frame: pd.DataFrame) -> pd.DataFrame:
     """Every distinct reason a run diverged or failed, with its count of runs.
+
+    Reasons that differ only in a number (the step a run diverged at) are one reason, the
+    number shown as its range.
 
     Returns:
         Columns ``status``, ``reason``, ``runs`` (seeds with that outcome), ``cells``,
         most frequent first.
     """
+    columns = ["status", "reason", "runs", "cells"]
     ck = records(frame, "checkpoint") if "record" in frame else frame
     if "status" not in ck:
-        return pd.DataFrame(columns=["status", "reason", "runs", "cells"])
+        return pd.DataFrame(columns=columns)
     bad = ck[ck["status"] != "ok"]
     keys = [k for k in ("problem", "optimizer", "device", "seed") if k in bad]
-    runs = bad.drop_duplicates(keys).assign(
-        reason=lambda f: f["reason"].fillna("").astype(str) if "reason" in f else ""
-    )
+    runs = bad.drop_duplicates(keys)
     if runs.empty:
-        return pd.DataFrame(columns=["status", "reason", "runs", "cells"])
+        return pd.DataFrame(columns=columns)
+    reason = runs["reason"].fillna("").astype(str) if "reason" in runs else ""
+    runs = runs.assign(reason=reason)
+    runs = runs.assign(pattern=runs["reason"].map(lambda r: _NUMBER.sub("#", r)))
     cell = [k for k in ("problem", "optimizer", "device") if k in runs]
-    grouped = runs.groupby(["status", "reason"], sort=True)
-    out = pd.DataFrame(
-        {
-            "runs": grouped.size(),
-            "cells": grouped[cell].apply(lambda g: len(g.drop_duplicates())),
-        }
-    ).reset_index()
+    rows = []
+    for (status, _), group in runs.groupby(["status", "pattern"], sort=True):
+        rows.append(
+            {
+                "status": status,
+                "reason": _merge(sorted(group["reason"])),
+                "runs": len(group),
+                "cells": len(group[cell].drop_duplicates()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["runs", "status", "reason"], ascending=[False, True, True])
 
 

@@ -203,7 +203,27 @@ def test_show_lists_each_failure_reason_with_its_count(tmp_path: Path) -> None:
     assert not ck.empty
     per_run = ck.drop_duplicates(["problem", "optimizer", "seed"])
     assert reasons["runs"].sum() == len(per_run)
-    assert set(reasons["reason"]) == set(per_run["reason"].fillna(""))
+    assert set(reasons["reason"]) == set(per_run["reason"])
+    # reasons that differ only in the step are one reason, the step shown as its range
+    hand = pd.DataFrame(
+        {
+            "record": "checkpoint",
+            "problem": ["p", "p", "q", "q"],
+            "optimizer": "sgd",
+            "seed": [0, 1, 0, 1],
+            "status": ["diverged", "diverged", "diverged", "failed"],
+            "reason": [
+                "loss became non-finite at step 13",
+                "loss became non-finite at step 6",
+                "loss became non-finite at step 9",
+                "RuntimeError: out of memory",
+            ],
+        }
+    )
+    merged = reports.failure_reasons(hand).set_index("reason")
+    assert merged.loc["loss became non-finite at step 6–13", "runs"] == 3
+    assert merged.loc["loss became non-finite at step 6–13", "cells"] == 2
+    assert merged.loc["RuntimeError: out of memory", "status"] == "failed"
     text = reports.show_text(run)
     assert "diverged and failed runs, by reason:" in text
     for row in reasons.itertuples(index=False):
