@@ -39,7 +39,7 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullLocator
 
 __all__ = [
     "COLORBLIND",
-    "CONFIG_DASHES",
+    "CONFIG_STYLES",
     "DPI",
     "FAMILY_COLOURS",
     "LINESTYLES",
@@ -93,8 +93,9 @@ FAMILY_COLOURS = {
 has the same colour in every report, and chosen so that the families of the default study
 (sgd, momentum, adam, random search, restarts) are five clearly different hues."""
 
-CONFIG_DASHES = ("--", ":", "-.")
-"""Line styles of a family's configurations other than its bare name (``adam:lr=0.05``)."""
+CONFIG_STYLES = ("-", "--", "-.", ":")
+"""Line styles of a family's configurations other than its bare name (``adam:lr=0.05``),
+chosen by a hash of the label."""
 
 WHITEGRID: dict[str, Any] = {
     "figure.facecolor": "white",
@@ -168,33 +169,27 @@ def _digest(text: str) -> int:
 def optimizer_style(label: str) -> tuple[tuple[float, float, float], str]:
     """The colour and line style of an optimizer label, from its name alone.
 
-    The family (`family`) picks the hue: a fixed slot of `COLORBLIND` for the registered
+    The family (`family`) picks the colour: a fixed slot of `COLORBLIND` for the registered
     families (`FAMILY_COLOURS`), a stable hash of the name for others (``torch:NAdam``,
-    ``module:Class``). The family's bare name is drawn solid in the hue; any other
-    configuration of it gets a darker or lighter shade and a dashed style (`CONFIG_DASHES`),
-    both from a stable hash of the whole label. Nothing depends on which other optimizers a
-    report holds, so a label looks the same in every report.
+    ``module:Class``). The family's bare name is drawn solid; any other configuration of it
+    (``adam:lr=0.05``) takes a line style from a stable hash of the whole label, so two
+    configurations of one family in a report usually differ by line style. Nothing depends
+    on which other optimizers a report holds: a label looks the same in every report.
 
     Example:
         >>> optimizer_style("adam") == optimizer_style("adam")
         True
-        >>> optimizer_style("adam:lr=0.05")[1] in CONFIG_DASHES
+        >>> optimizer_style("adam:lr=0.05")[0] == optimizer_style("adam")[0]
         True
     """
     name = family(str(label))
     slot = FAMILY_COLOURS.get(name)
     if slot is None:
         slot = _digest(name) % len(COLORBLIND)
-    base = matplotlib.colors.to_rgb(COLORBLIND[slot])
+    colour: tuple[float, float, float] = matplotlib.colors.to_rgb(COLORBLIND[slot])
     if str(label) == name or str(label).replace("_", "-") == name:
-        return base, "-"
-    h = _digest(str(label))
-    shade = (0.62, 1.0, 1.35)[h % 3]  # darker, the hue, lighter (towards white)
-    if shade < 1.0:
-        colour = tuple(c * shade for c in base)
-    else:
-        colour = tuple(c + (1.0 - c) * (shade - 1.0) for c in base)
-    return colour, CONFIG_DASHES[(h // 3) % len(CONFIG_DASHES)]  # type: ignore[return-value]
+        return colour, "-"
+    return colour, CONFIG_STYLES[_digest(str(label)) % len(CONFIG_STYLES)]
 
 
 def palette_for(optimizers: Iterable[str]) -> dict[str, tuple[float, float, float]]:

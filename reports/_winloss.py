@@ -290,13 +290,13 @@ def win_loss(results: pd.DataFrame, *, alpha: float = ALPHA, rtol: float = RTOL)
     return both[cols].sort_values(["a", "b"], ignore_index=True)
 
 
-def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
+def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA, rtol: float = RTOL) -> Figure:
     """The matrix: the row solver's share of wins against the column solver.
 
     Cells read ``wins–losses``; a star marks a significant pair after Holm's correction at
     `alpha`, on both of its cells (the colour says which side wins).
     """
-    table = win_loss(results, alpha=alpha)
+    table = win_loss(results, alpha=alpha, rtol=rtol)
     solvers = sorted(set(table["a"]) | set(table["b"]))
     n = len(solvers)
     share = pd.DataFrame(np.nan, index=solvers, columns=solvers)
@@ -319,7 +319,10 @@ def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
         ax.set_yticks(np.arange(n) + 0.5, labels, rotation=0, verticalalignment="center")
         ax.set_xlabel("against")
         ax.set_ylabel("solver")
-        ax.set_title(f"wins–losses over (problem, seed)\n* Holm-adjusted Wilcoxon p < {alpha:g}")
+        ax.set_title(
+            f"wins–losses over (problem, seed); within {100 * rtol:g}% is a tie\n"
+            f"* Holm-adjusted Wilcoxon p < {alpha:g} (on both cells of a pair)"
+        )
         finish(fig, left=0.45 + longest, bottom=TICKS_IN + 0.5 * longest)
         mesh = ax.collections[0]
         bar = fig.colorbar(mesh, ax=ax, label="share of wins (row against column)")  # type: ignore[arg-type]
