@@ -88,6 +88,9 @@ def test_the_start_default_depends_on_the_seeds_and_is_validated() -> None:
         "default"
     )
     assert bench.Study.from_dict(many.to_dict()) == many
+    from bench import _cli, _study
+
+    assert _cli.STARTS == _study.STARTS  # the flag's choices, kept without importing torch
     with pytest.raises(SpecError, match="start 'unifrom' is not supported; allowed"):
         bench.Study(["rosenbrock"], ["sgd"], seeds=3, steps=5, start="unifrom")
 
