@@ -94,6 +94,15 @@ def _failed(cell: Cell, reason: str, details: str) -> pd.DataFrame:
     return frame
 
 
+def _mode(method: optimizers.Method) -> str:
+    """``row by row`` for a torch.optim class that is not elementwise (alone or inside a
+    global-search wrapper), else ``batched``."""
+    from optimizers.torch_adapter import TorchRows
+
+    inner = getattr(method, "local", method)  # restarts(local, ...) runs its local method
+    return "row by row" if isinstance(inner, TorchRows) else "batched"
+
+
 def _table(
     cell: Cell, problem: problems.Problem, method: optimizers.Method, trace: Trace
 ) -> pd.DataFrame:
@@ -131,6 +140,7 @@ def _table(
         "warmup_s": trace.warmup_s,
         "step_time_s": step_time,
         "evals_per_step": per_eval,
+        "mode": _mode(method),
         "steps_budget": steps[-1] if len(steps) else 0.0,
         **{k: v for k, v in trace.extra.items() if isinstance(v, float)},
         **{f"hp_{k}": float(v) for k, v in info.hp.items() if isinstance(v, (int, float))},

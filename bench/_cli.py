@@ -18,7 +18,16 @@ from problems import OptbenchError, SpecError, split_specs
 if TYPE_CHECKING:
     from bench._study import Study
 
-__all__ = ["main"]
+__all__ = ["CLI_SEEDS", "CLI_STEPS", "main"]
+
+CLI_SEEDS = 10
+"""Seeds of a `bench run` without a study file, unless --seeds says otherwise."""
+
+CLI_STEPS = 1000
+"""Steps of a `bench run` without a study file, unless a budget flag says otherwise."""
+
+STARTS = ("default", "uniform")
+"""`--start` values (bench._study.STARTS; repeated so that `--help` imports no torch)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,25 +36,55 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ls = sub.add_parser("list", help="print the catalogue of problems (or optimizers)")
+    ls = sub.add_parser(
+        "list",
+        help="print the catalogue of problems with their options (or the optimizers)",
+        description="Every problem with its options and their defaults; `bench list NAME` "
+        "shows one problem in full; --optimizers lists the optimizers and the global-search "
+        "wrappers with their defaults.",
+    )
+    ls.add_argument("name", nargs="?", help="one problem to show in full (ellipsoid)")
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ls.add_argument("--tag", action="append", default=[], help="only problems with this tag")
-    ls.add_argument("--optimizers", action="store_true", help="list optimizers instead")
+    ls.add_argument(
+        "--optimizers", action="store_true", help="list optimizers and wrappers instead"
+    )
 
-    run = sub.add_parser("run", help="run a study from a TOML file or from flags")
+    run = sub.add_parser(
+        "run",
+        help="run a study from a TOML file or from flags",
+        description="Run a study. Without a file: --problems and --optimizers, "
+        f"{CLI_SEEDS} seeds and {CLI_STEPS} steps unless flags say otherwise; with a file, "
+        "flags override its keys.",
+    )
     run.add_argument("study", nargs="?", help="studies/*.toml (or give --problems/--optimizers)")
     run.add_argument(
         "--problems",
+        action="append",
         help="comma-separated problem specs: rosenbrock,rastrigin:dim=10,instance=3"
-        " (a key=value item is an option of the spec before it)",
+        " (a key=value item is an option of the spec before it); given twice, the lists add up",
     )
     run.add_argument(
         "--optimizers",
+        action="append",
         help="comma-separated optimizer specs: sgd:lr=1e-3,adam:lr=3e-4,beta2=0.99,"
-        "restarts(adam,n=32)",
+        "restarts(adam,n=32); given twice, the lists add up",
     )
-    run.add_argument("--seeds", type=int, help="number of seeds (overrides the file)")
-    run.add_argument("--steps", type=int, help="step budget (overrides the file)")
+    run.add_argument(
+        "--seeds",
+        type=int,
+        help=f"number of seeds (default: the file's, else {CLI_SEEDS})",
+    )
+    run.add_argument(
+        "--steps", type=int, help=f"step budget (default: the file's, else {CLI_STEPS})"
+    )
+    run.add_argument(
+        "--start",
+        choices=STARTS,
+        help="default: each problem's start rule (the literature's fixed start where there is "
+        "one); uniform: sample the domain. Default: the file's, else uniform for more than "
+        "one seed (a fixed start makes every seed of a deterministic problem the same run)",
+    )
     run.add_argument("--evals", type=int, help="evaluation budget per seed")
     run.add_argument("--epochs", type=int, help="epoch budget (ML problems)")
     run.add_argument("--seconds", type=float, help="wall-time budget per cell")
@@ -61,19 +100,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="skip cells already finished in RUN_DIR (or in --out)",
     )
-    run.add_argument("--workers", type=int, default=1, help="cells in parallel processes")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--workers", type=int, default=1, help="cells in parallel processes (default: 1)"
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bars (the summary is still printed)"
+    )
 
+    target_help = (
+        "a target precision on the gap (repeat for several); default: the study's own, loose, "
+        "middle and tight (the same in bench show and bench report)"
+    )
     show = sub.add_parser("show", help="summary table of a run directory")
     show.add_argument("run_dir", type=Path)
-    show.add_argument(
-        "--target", type=float, action="append", help="targets to show (default 1e-1, 1e-4, 1e-8)"
-    )
+    show.add_argument("--target", type=float, action="append", help=target_help)
 
     report = sub.add_parser("report", help="write an HTML report of one or more run directories")
     report.add_argument("run_dirs", type=Path, nargs="+")
-    report.add_argument("-o", "--output", type=Path, default=Path("report.html"))
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path("report.html"), help="default: report.html"
+    )
     report.add_argument("--label", action="append", help="a label per run directory")
+    report.add_argument(
+        "--target",
+        type=float,
+        action="append",
+        help=target_help + "; the first given is also the target of the runtimes and profiles",
+    )
 
     perf = sub.add_parser("perf", help="throughput benchmark: per-run torch.optim vs batched")
     perf.add_argument("--quick", action="store_true", help="small sizes (what CI runs)")
@@ -106,11 +159,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from bench._listing import optimizer_rows, problem_rows, table
+    from bench._listing import detail_text, optimizer_rows, problem_detail, problem_rows, table
 
+    if args.name:
+        if args.optimizers:
+            msg = "bench list NAME shows one problem; give either NAME or --optimizers"
+            raise SpecError(msg)
+        detail = problem_detail(args.name)
+        print(json.dumps(detail, indent=2) if args.json else detail_text(detail))
+        return 0
     rows = optimizer_rows() if args.optimizers else problem_rows(args.tag)
     print(json.dumps(rows, indent=2) if args.json else table(rows))
     return 0
+
+
+def _spec_list(values: list[str] | None) -> list[str] | None:
+    """A repeated list flag's specs, in order: ``--problems a --problems b,c`` is a, b, c."""
+    if not values:
+        return None
+    return [spec for value in values for spec in split_specs(value)]
 
 
 def _study_from_args(args: argparse.Namespace) -> Study:
@@ -119,8 +186,9 @@ def _study_from_args(args: argparse.Namespace) -> Study:
     from bench._study import Study
 
     overrides: dict[str, object] = {
-        "problems": split_specs(args.problems) if args.problems else None,
-        "optimizers": split_specs(args.optimizers) if args.optimizers else None,
+        "problems": _spec_list(args.problems),
+        "optimizers": _spec_list(args.optimizers),
+        "start": args.start,
         "seeds": args.seeds,
         "steps": args.steps,
         "evals": args.evals,
@@ -139,7 +207,8 @@ def _study_from_args(args: argparse.Namespace) -> Study:
         msg = "give a study file, or both --problems and --optimizers"
         raise SpecError(msg)
     study = Study.from_dict(
-        {"name": "cli", "seeds": 10, "steps": 1000, **overrides}, source="command line"
+        {"name": "cli", "seeds": CLI_SEEDS, "steps": CLI_STEPS, **overrides},
+        source="command line",
     )
     study.validate()
     return study
@@ -170,15 +239,22 @@ def _run(args: argparse.Namespace) -> int:
             print(
                 f"bench run: {run_dir} exists: finished cells are kept and skipped", file=sys.stderr
             )
+    if repeated := study.repeated_cells():
+        names = sorted({cell.problem for cell in repeated})
+        print(
+            f"bench run: warning: start = default: every seed of {', '.join(names)} is the same "
+            f"run (a fixed start on a deterministic problem); summaries count 1 distinct run. "
+            "--start uniform samples the domain.",
+            file=sys.stderr,
+        )
     command = shlex.join(["bench", *sys.argv[1:]])
     summary = run_study(
         study, run_dir, command=command, workers=check_workers(args.workers), quiet=args.quiet
     )
-    if not args.quiet:
-        print(f"{summary.cells} cells ({summary.skipped} already finished) -> {summary.run_dir}")
-        import reports  # the reading side, only when it is used
+    print(f"{summary.cells} cells ({summary.skipped} already finished) -> {summary.run_dir}")
+    import reports  # the reading side, only when it is used
 
-        print(reports.show_text(summary.run_dir))
+    print(reports.show_text(summary.run_dir))
     if summary.failed_runs:
         print(f"bench run: {summary.failed_runs} runs failed (see bench show)", file=sys.stderr)
         return 1
@@ -198,7 +274,14 @@ def _report(args: argparse.Namespace) -> int:
     if args.label and len(args.label) != len(args.run_dirs):
         msg = f"--label given {len(args.label)} times for {len(args.run_dirs)} run directories"
         raise SpecError(msg)
-    path = reports.write(list(args.run_dirs), args.output, labels=args.label)
+    targets = args.target
+    path = reports.write(
+        list(args.run_dirs),
+        args.output,
+        labels=args.label,
+        targets=targets,
+        target=targets[0] if targets else None,
+    )
     print(f"report: {path}")
     return 0
 

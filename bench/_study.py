@@ -99,6 +99,10 @@ class Study:
     first, or `from_dict`); each problem and method is built once, on first use (`problem`,
     `method`; `validate` builds them all), and reused by every cell on this process.
 
+    ``start``: ``"default"`` (each problem's start rule: the literature's fixed start where
+    there is one) or ``"uniform"`` (sample the domain); unset, it is ``"uniform"`` for more
+    than one seed, so that seeds are distinct runs, and ``"default"`` for one.
+
     Problems and optimizers are positional, everything else keyword-only. The sequences also
     take the spellings of a study file: ``seeds=20`` is seeds 0..19, a list is kept as a
     tuple, and ``problems="rosenbrock,rastrigin:dim=10,instance=3"`` is split as
@@ -126,12 +130,14 @@ class Study:
     targets: tuple[float, ...] = DEFAULT_TARGETS
     checkpoints: int = 30
     warmup: int = 2
-    start: str = "default"
+    start: str | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         where = f"{self.source}: " if self.source else ""
         _normalise(self, where)
+        if self.start is None:  # distinct seeds by default: one seed keeps the literature start
+            self.__dict__["start"] = "uniform" if len(self.seeds) > 1 else "default"
         self.__dict__["_built"] = {}  # spec -> built problem or method (not a field)
         if not self.problems or not self.optimizers:
             msg = f"{where}a study needs at least one problem and one optimizer"
@@ -195,6 +201,21 @@ class Study:
         if key not in built:
             built[key] = optimizers.method(spec)
         return built[key]  # type: ignore[no-any-return]
+
+    def repeated_cells(self) -> list[Cell]:
+        """The cells whose seeds are all the same run: a deterministic problem started at its
+        literature's fixed point (``start = "default"``) by a method without its own start
+        rule. Their summaries count one distinct run; ``start = "uniform"`` samples instead.
+        """
+        if self.start != "default" or len(self.seeds) < 2:
+            return []
+        return [
+            cell
+            for cell in self.cells()
+            if (problem := self.problem(cell.problem)).x0 is not None
+            and problem.stream is None
+            and self.method(cell.optimizer).info.starts is None
+        ]
 
     def validate(self, text: str | None = None) -> None:
         """Build every problem and method once, so bad names fail before anything runs.
@@ -262,7 +283,7 @@ class Study:
             targets=data.get("targets", DEFAULT_TARGETS),  # type: ignore[arg-type]
             checkpoints=data.get("checkpoints", 30),  # type: ignore[arg-type]
             warmup=int(data.get("warmup", 2)),  # type: ignore[call-overload]
-            start=str(data.get("start", "default")),
+            start=data.get("start"),  # type: ignore[arg-type]
             source=source,
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from optimizers._optimizer import Config, Optimizer
-from problems import Registry, Spec, SpecError, UnknownNameError, parse_spec
+from problems import Registry, Spec, SpecError, UnknownNameError, closest, parse_spec, unknown
 
 __all__ = [
     "OPTIMIZERS",
@@ -65,8 +65,11 @@ def get(name: str) -> Optimizer:
         return torch_optimizer(parse_adapter(name).name)
     try:
         return OPTIMIZERS.create(Spec(name))
-    except UnknownNameError as exc:
-        msg = f"{exc}; torch.optim classes: torch:<Class> (torch:NAdam)"
+    except UnknownNameError:
+        known = [*OPTIMIZERS.names(), *WRAPPERS.names()]  # a misspelt wrapper is suggested too
+        msg = (
+            f"{unknown('optimizer', name, known)}; torch.optim classes: torch:<Class> (torch:NAdam)"
+        )
         raise UnknownNameError(msg) from None
 
 
@@ -84,7 +87,7 @@ def configure(spec: str | Spec, **hp: Any) -> Config:
 
 
 WRAPPERS: Registry[object] = Registry("search method")
-"""Global-search methods by name (``random_search``, ``restarts``); factories take the inner
+"""Global-search methods by name (``random-search``, ``restarts``); factories take the inner
 spec strings positionally and options by keyword and return a `Method`."""
 
 
@@ -102,7 +105,11 @@ def method(spec: str | Spec):  # -> Method
         factory = WRAPPERS.factory(parsed.name)
         return factory(*parsed.inner, **parsed.options)
     if parsed.inner:
-        msg = f"{parsed.name!r} is not a wrapper; known wrappers: {', '.join(WRAPPERS.names())}"
+        near = closest(parsed.name, WRAPPERS.names())
+        hint = f" (did you mean {near!r}?)" if near else ""
+        msg = (
+            f"{parsed.name!r} is not a wrapper{hint}; known wrappers: {', '.join(WRAPPERS.names())}"
+        )
         raise SpecError(msg)
     config = configure(parsed)
     if not config.optimizer.elementwise:

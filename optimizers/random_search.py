@@ -1,6 +1,7 @@
 """Pure random search: uniform samples in the problem's box, keep the best.
 
-Spelled ``random_search`` or ``random_search(batch=4)`` (``random_search:batch=4`` too).
+Spelled ``random-search`` or ``random-search(batch=4)`` (``random-search:batch=4`` too); the
+older ``random_search`` still works (an alias), so old study files and results keep running.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ class RandomSearch:
 
     @cached_property
     def info(self) -> MethodInfo:
-        label = "random_search" if self.batch == 1 else f"random_search(batch={self.batch})"
+        label = "random-search" if self.batch == 1 else f"random-search(batch={self.batch})"
         return MethodInfo(
-            "random_search",
+            "random-search",
             label,
             starts_per_seed=self.batch,
             evals_per_step=1,
@@ -79,13 +80,17 @@ def _check_count(owner: str, key: str, value: object) -> int:
     return value
 
 
-@WRAPPERS.register("random_search")
+@WRAPPERS.register("random-search", aliases=("random_search",))
 def random_search(*inner: object, batch: int = 1, **unknown: object) -> RandomSearch:
-    """Random search with ``batch`` samples per seed per step (``random_search(batch=4)``)."""
+    """Random search with ``batch`` samples per seed per step (``random-search(batch=4)``).
+
+    Args:
+        batch: uniform samples per seed per step (each seed's rows; the best counts).
+    """
     if inner:
-        msg = f"random_search takes no inner optimizer, got {', '.join(map(str, inner))}"
+        msg = f"random-search takes no inner optimizer, got {', '.join(map(str, inner))}"
         raise SpecError(msg)
     if unknown:
-        msg = f"random_search: unknown option {next(iter(unknown))!r}; allowed: batch"
+        msg = f"random-search: unknown option {next(iter(unknown))!r}; allowed: batch"
         raise SpecError(msg)
-    return RandomSearch(_check_count("random_search", "batch", batch))
+    return RandomSearch(_check_count("random-search", "batch", batch))

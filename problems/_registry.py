@@ -24,24 +24,36 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
+        self.aliases: dict[str, str] = {}
+        """Old spellings that still work (``random_search`` -> ``random-search``); unlisted."""
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator: ``@PROBLEMS.register("rosenbrock")`` on a factory taking keyword options."""
+    def register(
+        self, name: str, *, aliases: Sequence[str] = ()
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator: ``@PROBLEMS.register("rosenbrock")`` on a factory taking keyword options.
+
+        `aliases` are older spellings that keep working but are not listed (`names`).
+        """
 
         def add(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._factories:
+            if name in self._factories or name in self.aliases:
                 msg = f"{self.kind} {name!r} is registered twice"
                 raise SpecError(msg)
             self._factories[name] = factory
+            self.aliases.update(dict.fromkeys(aliases, name))
             return factory
 
         return add
+
+    def canonical(self, name: str) -> str:
+        """The registered name of `name` (itself, or the name an alias stands for)."""
+        return self.aliases.get(name, name)
 
     def names(self) -> list[str]:
         return sorted(self._factories)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._factories
+        return name in self._factories or name in self.aliases
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -52,7 +64,7 @@ class Registry(Generic[T]):
     def factory(self, name: str) -> Callable[..., T]:
         """The factory registered as `name`; unknown names list the known ones."""
         try:
-            return self._factories[name]
+            return self._factories[self.aliases.get(name, name)]
         except KeyError:
             raise unknown(self.kind, name, self._factories) from None
 

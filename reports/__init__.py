@@ -45,6 +45,8 @@ _EXPORTS = {
     "ert": "reports._metrics",
     "expected_running_time": "reports._metrics",
     "group_keys": "reports._metrics",
+    "distinct_runs": "reports._metrics",
+    "rounding_tolerance": "reports._metrics",
     "success_table": "reports._metrics",
     "summary": "reports._metrics",
     "target_label": "reports._metrics",
@@ -56,6 +58,14 @@ _EXPORTS = {
     "profile_figure": "reports._profiles",
     "times_to_target": "reports._profiles",
     "render": "reports._render",
+    "SECTIONS": "reports._render",
+    "Section": "reports._render",
+    "Report": "reports._render",
+    "profile_target": "reports._render",
+    "shown_targets": "reports._select",
+    "study_targets": "reports._select",
+    "failure_reasons": "reports._show",
+    "optimizer_style": "reports._style",
     "write": "reports._render",
     "show_text": "reports._show",
     "summary_view": "reports._show",
@@ -76,6 +86,7 @@ _EXPORTS = {
     "scores_table": "reports._tables",
     "summary_table": "reports._tables",
     "holm": "reports._winloss",
+    "outcomes": "reports._winloss",
     "paired_scores": "reports._winloss",
     "signed_rank_test": "reports._winloss",
     "win_loss": "reports._winloss",
@@ -88,17 +99,22 @@ __all__ = [
     "RECORDS",
     "RUN_KEYS",
     "SCHEMA",
+    "SECTIONS",
     "STATUSES",
     "TAU_MAX",
+    "Report",
+    "Section",
     "StoreError",
     "add_solver",
     "benchmark_score",
     "convergence_figure",
     "device_figure",
     "device_times",
+    "distinct_runs",
     "ecdf_figure",
     "ert",
     "expected_running_time",
+    "failure_reasons",
     "failures_table",
     "figure_html",
     "group_keys",
@@ -111,16 +127,22 @@ __all__ = [
     "load_meta",
     "load_runs",
     "median_band",
+    "optimizer_style",
+    "outcomes",
     "paired_scores",
     "palette_for",
     "performance_profile",
     "performance_ratios",
     "profile_figure",
+    "profile_target",
     "render",
+    "rounding_tolerance",
     "runtime_ecdf",
     "scores_table",
     "show_text",
+    "shown_targets",
     "signed_rank_test",
+    "study_targets",
     "success_table",
     "summary",
     "summary_frame",
@@ -146,9 +168,11 @@ if TYPE_CHECKING:
     from reports._landscape import landscape_figure, landscape_grid
     from reports._load import add_solver, load_runs
     from reports._metrics import (
+        distinct_runs,
         ert,
         expected_running_time,
         group_keys,
+        rounding_tolerance,
         success_table,
         summary,
         target_label,
@@ -162,8 +186,9 @@ if TYPE_CHECKING:
         profile_figure,
         times_to_target,
     )
-    from reports._render import render, write
-    from reports._show import show_text, summary_view
+    from reports._render import SECTIONS, Report, Section, profile_target, render, write
+    from reports._select import shown_targets, study_targets
+    from reports._show import failure_reasons, show_text, summary_view
     from reports._store import (
         CELL_KEYS,
         HP_PREFIX,
@@ -175,11 +200,12 @@ if TYPE_CHECKING:
         load,
         load_meta,
     )
-    from reports._style import figure_html, palette_for
+    from reports._style import figure_html, optimizer_style, palette_for
     from reports._summary import summary_frame
     from reports._tables import failures_table, header_html, scores_table, summary_table
     from reports._winloss import (
         holm,
+        outcomes,
         paired_scores,
         signed_rank_test,
         win_loss,

@@ -15,6 +15,7 @@ from reports._style import (
     legend_handles,
     log_scale,
     new_figure,
+    optimizer_style,
     palette_for,
     plot_context,
     title,
@@ -65,14 +66,19 @@ def median_band(frame: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
 def solver_styles(
     results: pd.DataFrame, palette: Palette | None = None
 ) -> dict[str, tuple[tuple[float, float, float], str]]:
-    """``{solver: (colour, line style)}``: colour from the optimizer, style from the variant."""
+    """``{solver: (colour, line style)}``: both from the optimizer's name
+    (`optimizer_style`), except that the line style tells the runs or devices apart when the
+    table holds more than one."""
     palette = palette or palette_for(results["optimizer"].astype(str))
     pairs = results[["solver", "optimizer", "variant"]].drop_duplicates()
     variants = sorted_unique(pairs["variant"])
     styles = {}
     for solver, optimizer, variant in pairs.itertuples(index=False):
-        colour = palette.get(str(optimizer), (0.3, 0.3, 0.3))
-        style = LINESTYLES[variants.index(str(variant)) % len(LINESTYLES)]
+        colour = palette.get(str(optimizer), optimizer_style(str(optimizer))[0])
+        if len(variants) > 1:
+            style = LINESTYLES[variants.index(str(variant)) % len(LINESTYLES)]
+        else:
+            style = optimizer_style(str(optimizer))[1]
         styles[str(solver)] = (colour, style)
     return styles
 

@@ -14,6 +14,14 @@ Runs with ``status == "failed"`` (the harness raised; no algorithmic outcome) ar
 ``failed`` and left out of success rates and ERT; diverged runs count as unsuccessful unless
 they reached the target before diverging.
 
+*Distinct runs*, not seed labels, are what is counted: seeds whose checkpoints agree (step,
+loss and best loss to `SIGNIFICANT` digits) are one run, as every seed of a deterministic
+problem from a fixed start is (``start = "default"``). The first seed stands for them; the
+others are left out of every statistic, and one distinct run has no confidence interval.
+
+A final gap below zero by no more than the float rounding of f* (`rounding_tolerance`) is
+the optimum reached: it is counted as 0 and flagged (``gap_rounded``).
+
 Reference for ERT and the run-length conventions: N. Hansen, A. Auger, D. Brockhoff,
 D. Tusar, T. Tusar, "COCO: Performance Assessment", arXiv:1605.03560 (2016), and
 N. Hansen et al., "COCO: a platform for comparing continuous optimizers in a black-box
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,9 +46,12 @@ from problems import DEFAULT_TARGETS
 from reports._store import CELL_KEYS
 
 __all__ = [
+    "SIGNIFICANT",
+    "distinct_runs",
     "ert",
     "expected_running_time",
     "group_keys",
+    "rounding_tolerance",
     "success_table",
     "summary",
     "target_label",
@@ -47,6 +59,29 @@ __all__ = [
 ]
 
 _TO_TARGET = ("step", "evals", "time_s")
+
+SIGNIFICANT = 10
+"""Digits to which two seeds' checkpoints must agree to be the same run."""
+
+ROUNDING_ULPS = 64
+"""How many units of float precision of f* a gap may fall below zero by rounding."""
+
+_EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+
+
+def rounding_tolerance(f_star: float | np.ndarray | pd.Series, dtype: object = "float64") -> Any:
+    r"""The float precision of f*: ``ROUNDING_ULPS * eps(dtype) * max(|f*|, 1)``.
+
+    A loss evaluated in `dtype` near its minimum :math:`f^*` is exact only to about
+    :math:`\epsilon |f^*|` (and about :math:`\epsilon` times the size of its terms where
+    :math:`f^* = 0`), so differences of gaps finer than this are rounding, not progress.
+
+    Example:
+        >>> float(rounding_tolerance(0.0)) == 64 * 2.0**-52
+        True
+    """
+    eps = _EPS.get(str(dtype), _EPS["float32"])
+    return ROUNDING_ULPS * eps * np.maximum(np.abs(np.asarray(f_star, dtype=float)), 1.0)
 
 
 def target_label(t: float) -> str:
@@ -137,8 +172,38 @@ def expected_running_time(
     return float(np.nansum(spent) / n_ok) if n_ok else float("inf")
 
 
+def distinct_runs(rows: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
+    """Whether each run is distinct: not a repeat of an earlier seed of its cell.
+
+    Two seeds of a cell are the same run when their checkpoint and target rows agree on
+    step, loss, best loss and target to `SIGNIFICANT` digits. Failed runs are always
+    distinct (their outcome is the error, counted in ``failed``).
+
+    Args:
+        rows: checkpoint (and target) rows with the cell `keys`, ``seed`` and ``status``.
+        keys: the cell keys (`group_keys`).
+
+    Returns:
+        A bool Series indexed by the run keys (cell keys and ``seed``).
+    """
+    run_keys = [*keys, "seed"]
+    cols = [c for c in ("target", "step", "loss", "best_loss") if c in rows.columns]
+    order = [c for c in ("record", "target", "step") if c in rows.columns]
+    rows = rows.sort_values([*run_keys, *order], kind="stable")
+    text = rows[cols].astype(float).map(lambda v: f"{v:.{SIGNIFICANT - 1}e}")
+    signature = (
+        text.agg(" ".join, axis=1)
+        .groupby([rows[k] for k in run_keys], sort=True, dropna=False)
+        .agg("|".join)
+    )
+    status = rows.groupby(run_keys, sort=True, dropna=False)["status"].first()
+    frame = pd.DataFrame({"signature": signature, "status": status}).reset_index()
+    repeat = frame.duplicated([*keys, "signature"]) & (frame["status"] != "failed")
+    return pd.Series(~repeat.to_numpy(), index=signature.index, name="distinct")
+
+
 def _runs(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per run: status, total evaluations, final gap, time per step."""
+    """One row per run: status, distinct, total evaluations, final gap, time per step."""
     run_keys = [*keys, "seed"]
     if "record" in df.columns:  # trajectory and grid rows are not runs
         df = df[df["record"].isin(["checkpoint", "target"])]
@@ -146,8 +211,19 @@ def _runs(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     runs = df.groupby(run_keys, sort=True, dropna=False).agg(status=("status", "first"))
     last = checkpoints.sort_values("step").groupby(run_keys, dropna=False).tail(1)
     last = last.set_index(run_keys)
+    runs["distinct"] = distinct_runs(df, keys).reindex(runs.index, fill_value=True)
     runs["evals_total"] = checkpoints.groupby(run_keys, dropna=False)["evals"].max()
-    runs["final_gap"] = last["gap"]
+    gap = last["gap"].astype(float)
+    f_star = last["f_star"] if "f_star" in last else pd.Series(0.0, index=last.index)
+    dtype = last["dtype"] if "dtype" in last else pd.Series("float64", index=last.index)
+    tolerance = pd.Series(
+        [float(rounding_tolerance(f, d)) for f, d in zip(f_star.fillna(0.0), dtype)],
+        index=last.index,
+        dtype=float,
+    )
+    rounded = (gap < 0) & (gap >= -tolerance)
+    runs["final_gap"] = gap.where(~rounded, 0.0)
+    runs["gap_rounded"] = rounded.reindex(runs.index, fill_value=False)
     runs["final_loss"] = last["best_loss"]
     if "step_time_s" in df.columns:
         runs["step_time_s"] = df.groupby(run_keys, dropna=False)["step_time_s"].mean()
@@ -179,8 +255,9 @@ def success_table(df: pd.DataFrame, targets: Sequence[float] = DEFAULT_TARGETS) 
         targets: precisions on the gap.
 
     Returns:
-        Columns: the cell keys, ``seed``, ``status``, ``evals_total`` (evaluations the run
-        spent in all), ``final_gap``, ``target``, ``success`` (bool), and ``step``, ``evals``,
+        Columns: the cell keys, ``seed``, ``status``, ``distinct`` (False for a repeat of an
+        earlier seed, see `distinct_runs`), ``evals_total`` (evaluations the run spent in
+        all), ``final_gap``, ``target``, ``success`` (bool), and ``step``, ``evals``,
         ``time_s`` to the target (NaN when not reached).
     """
     keys = group_keys(df)
@@ -195,15 +272,26 @@ def success_table(df: pd.DataFrame, targets: Sequence[float] = DEFAULT_TARGETS) 
         part["target"] = float(t)
         part["success"] = part["step"].notna() & (part["status"] != "failed")
         parts.append(part.reset_index())
-    columns = [*run_keys, "status", "evals_total", "final_gap", "target", "success", *_TO_TARGET]
+    columns = [
+        *run_keys,
+        "status",
+        "distinct",
+        "evals_total",
+        "final_gap",
+        "target",
+        "success",
+        *_TO_TARGET,
+    ]
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _per_target(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Success counts, Wilson CI, medians to target and ERT per (cell, target)."""
-    valid = table[table["status"] != "failed"]
+    """Success counts, Wilson CI, medians to target and ERT per (cell, target), over the
+    distinct runs that did not fail (one distinct run has no interval)."""
+    distinct = table["distinct"].astype(bool) if "distinct" in table else True
+    valid = table[(table["status"] != "failed") & distinct]
 
     def one(group: pd.DataFrame) -> pd.Series:
         ok = group["success"].to_numpy(bool)
@@ -240,7 +328,10 @@ def _per_target(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out["runs"] = out["runs"].astype(int)
     out["successes"] = out["successes"].astype(int)
     out["success_rate"] = out["successes"] / out["runs"]
-    out["success_low"], out["success_high"] = wilson_interval(out["successes"], out["runs"])
+    low, high = wilson_interval(out["successes"], out["runs"])
+    single = (out["runs"] < 2).to_numpy()
+    out["success_low"] = np.where(single, np.nan, low)
+    out["success_high"] = np.where(single, np.nan, high)
     return out
 
 
@@ -261,24 +352,29 @@ def ert(df: pd.DataFrame, targets: Sequence[float] = DEFAULT_TARGETS) -> pd.Data
 def summary(df: pd.DataFrame, targets: Sequence[float] = DEFAULT_TARGETS) -> pd.DataFrame:
     """One row per cell (problem, optimizer[, device]): the headline numbers.
 
-    Columns: ``n_seeds``, ``diverged``, ``failed`` (counts of runs by status),
-    ``gap_median`` / ``gap_q25`` / ``gap_q75`` (final gap over non-failed seeds; the IQR is
+    Columns: ``n_seeds`` (seed labels), ``distinct_runs`` (seeds that are not a repeat of
+    another, `distinct_runs`), ``diverged``, ``failed`` (counts of distinct runs by status),
+    ``gap_rounded`` (runs whose final gap fell below zero by rounding of f*, counted as 0),
+    ``gap_median`` / ``gap_q25`` / ``gap_q75`` (final gap over non-failed runs; the IQR is
     ``gap_q75 - gap_q25``), ``loss_median`` (final best loss), ``step_time_s`` (mean wall
     time of one step of the whole cell), and for each target ``t`` (suffix
     `target_label(t)`, e.g. ``success@1e-04``): ``success@t``, ``success_low@t``,
-    ``success_high@t`` (95 % Wilson interval), ``steps_to_target@t``,
+    ``success_high@t`` (95 % Wilson interval; NaN for one distinct run), ``steps_to_target@t``,
     ``evals_to_target@t``, ``time_to_target@t`` (medians over successful seeds) and
     ``ert@t`` (expected running time in evaluations).
     """
     keys = group_keys(df)
-    runs = _runs(df, keys)
+    all_runs = _runs(df, keys)
+    runs = all_runs[all_runs["distinct"]]
     grouped = runs.groupby(keys, sort=True, dropna=False)
     valid = runs[runs["status"] != "failed"].groupby(keys, sort=True, dropna=False)
     out = pd.DataFrame(
         {
-            "n_seeds": grouped["seed"].nunique(),
+            "n_seeds": all_runs.groupby(keys, sort=True, dropna=False)["seed"].nunique(),
+            "distinct_runs": grouped["seed"].nunique(),
             "diverged": grouped["status"].agg(lambda s: int((s == "diverged").sum())),
             "failed": grouped["status"].agg(lambda s: int((s == "failed").sum())),
+            "gap_rounded": grouped["gap_rounded"].agg(lambda s: int(s.sum())),
         }
     )
     out["gap_median"] = valid["final_gap"].median()

@@ -1,11 +1,17 @@
-"""The report: `render(results, meta) -> html` and `write(run_dirs, out) -> path`."""
+"""The report: `render(results, meta) -> html` and `write(run_dirs, out) -> path`.
+
+The page is a list of `Section` values (`SECTIONS`), each a name, a title and a function of
+the `Report` (the results and the choices made once: palette, targets) that returns its
+HTML or a context for its jinja2 template; ``report.html.j2`` lays them out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +21,8 @@ from matplotlib.figure import Figure
 
 from reports._convergence import MAX_FACETS, convergence_figure
 from reports._devices import device_figure
-from reports._ecdf import ecdf_figure
 from reports._encoder import PngEncoder
+from reports._ecdf import ecdf_figure
 from reports._heldout import heldout_figure
 from reports._landscape import MAX_LANDSCAPES, landscape_figure
 from reports._load import load_runs, with_solver
@@ -29,13 +35,25 @@ from reports._profiles import (
     profile_figure,
     times_to_target,
 )
-from reports._select import pick_targets, records, sorted_unique
+from reports._select import records, shown_targets, sorted_unique, study_targets
 from reports._style import figure_html, palette_for
 from reports._summary import summary_frame
-from reports._tables import esc, failures_table, header_html, scores_table, summary_table
-from reports._winloss import ALPHA, win_loss_figure
+from reports._tables import failures_table, header_html, scores_table, summary_table
+from reports._templates import Markup, render_template
+from reports._winloss import ALPHA, RTOL, win_loss_figure
 
-__all__ = ["CSS", "generated_text", "render", "study_targets", "write"]
+__all__ = [
+    "CSS",
+    "MOST",
+    "SECTIONS",
+    "Report",
+    "Section",
+    "generated_text",
+    "profile_target",
+    "render",
+    "study_targets",
+    "write",
+]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -59,21 +77,6 @@ table.list th,table.kv th{text-align:left}td.bad{color:#b00020;font-weight:600}
 pre{background:#f5f5f5;padding:8px;overflow-x:auto;font-size:12px;max-height:400px}
 p.note{color:#555;font-size:13px;max-width:1000px}
 """
-
-PREFERRED_TARGET = 1e-4
-"""The runtime target when the study has it (else the middle of the chosen targets)."""
-
-
-def study_targets(results: pd.DataFrame, metas: Mapping[str, Mapping[str, Any]]) -> list[float]:
-    """The study's targets: from the target rows, else from the specs in meta."""
-    tg = records(results, "target")
-    values = set(tg["target"].dropna().astype(float)) if "target" in tg else set()
-    if not values:
-        for meta in metas.values():
-            spec = meta.get("study")
-            if isinstance(spec, Mapping):
-                values |= {float(t) for t in spec.get("targets", []) or []}
-    return sorted(values, reverse=True)
 
 
 def _per_run(results: pd.DataFrame, meta: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -107,24 +110,319 @@ def generated_text(generated: dt.datetime | str) -> str:
     return generated.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+MOST = 0.5
+"""The profiles' target is the tightest one that some solver reaches on more than this share
+of the problems (its median seed reaching it)."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What every section of a report draws from: the results and the choices made once.
+
+    Attributes:
+        results: the results table with ``run``, ``solver`` and ``variant``.
+        metas: ``{run label: meta.json}``.
+        palette: optimizer label -> colour (`palette_for`: from the name alone).
+        targets: the targets with a success-rate column (the study's, as `bench show`).
+        target: the target of the runtime columns.
+        profile_target: the target of the performance profiles and scores (None: none).
+        profile_note: how `profile_target` was chosen, or why there is no profile.
+        tau_max: the profiles' range and the score's upper limit.
+        reached: `target_outcomes` at every target of the study (shared by the sections).
+    """
+
+    results: pd.DataFrame
+    metas: Mapping[str, Mapping[str, Any]]
+    palette: Mapping[str, tuple[float, float, float]]
+    targets: list[float]
+    target: float | None
+    profile_target: float | None
+    profile_note: str
+    tau_max: float
+    reached: pd.DataFrame
+
+    @property
+    def problems(self) -> list[str]:
+        return sorted_unique(records(self.results, "checkpoint")["problem"])
+
+    @property
+    def optimizers(self) -> dict[str, str]:
+        """solver -> optimizer label."""
+        pairs = self.results[["solver", "optimizer"]].drop_duplicates().astype(str)
+        return dict(pairs.itertuples(index=False))
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: an anchor `name`, a `title` and `build`, which returns the
+    section's HTML (`Markup`, e.g. from `render_template`), or a context mapping for
+    `template` (``reports/templates/<template>``), or None to leave the section out."""
+
+    name: str
+    title: str
+    build: Callable[[Report], Markup | Mapping[str, Any] | None]
+    template: str | None = None
+
+    def body(self, report: Report) -> Markup | None:
+        built = self.build(report)
+        if built is None or isinstance(built, Markup):
+            return built
+        if self.template is None:
+            msg = f"section {self.name!r} returned a context but names no template"
+            raise TypeError(msg)
+        return render_template(self.template, **built)
+
+
+def _notes(*notes: str) -> Markup:
+    return render_template("figure.html.j2", image=Markup(""), before=list(notes), after=[])
+
+
 _ENCODER: ContextVar[PngEncoder | None] = ContextVar("encoder", default=None)
 """The encoder of the page being rendered (figures drawn in parallel, see `PngEncoder`)."""
 
 
-def _figure(make: Callable[[], Figure | None], alt: str, note: str = "") -> str:
+def _figure(
+    make: Callable[[], Figure | None], alt: str, note: str = "", *, before: Sequence[str] = ()
+) -> Markup | None:
     fig = make()
     if fig is None:
-        return ""
+        return None
     encoder = _ENCODER.get()
-    img = encoder.submit(fig, alt) if encoder is not None else figure_html(fig, alt)
-    return img + (f'<p class="note">{note}</p>' if note else "")
-
-
-def _section(anchor: str, title: str, body: str) -> tuple[str, str]:
-    return (
-        f'<a href="#{anchor}">{esc(title)}</a>',
-        f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>',
+    image = encoder.submit(fig, alt) if encoder is not None else figure_html(fig, alt)
+    return render_template(
+        "figure.html.j2",
+        image=Markup(image),  # the PNG as data (or its placeholder); alt escaped by figure_html
+        before=[b for b in before if b],
+        after=[note] if note else [],
     )
+
+
+def _setup(report: Report) -> Markup:
+    return header_html(report.metas)
+
+
+def _summary(report: Report) -> Markup:
+    summary = summary_frame(report.results, report.targets, report.target)
+    t = target_label(report.target) if report.target is not None else "–"
+    notes = [
+        "Final gap to f* over runs (* best loss where f* is unknown); success: runs that "
+        "reached the target gap (the target loss where f* is unknown), of the runs that did "
+        "not fail, with the 95% Wilson interval; steps, evaluations and time to target: "
+        "medians over the runs that reached it; ERT: evaluations of all runs until success "
+        "or stop divided by the successes. Runs count distinct runs: seeds that repeat the "
+        f"same run count once. Best per problem in bold; for the runtimes to {t}, the fastest "
+        f"among the solvers with the highest success rate at {t}."
+    ]
+    if "seeds" in summary:
+        repeated = summary[summary["runs"] < summary["seeds"]]
+        if len(repeated):
+            notes.append(
+                f"{len(repeated)} cell(s) ran seeds that are the same run (a fixed start on a "
+                "deterministic problem, start = default): they count 1 distinct run, with no "
+                "interval; --start uniform samples the domain."
+            )
+    rounded = int(summary["gap_rounded"].sum()) if "gap_rounded" in summary else 0
+    if rounded:
+        notes.append(
+            f"{rounded} run(s) ended below f* by the float rounding of f*: their gap shows as 0."
+        )
+    modes = summary["mode"] if "mode" in summary else pd.Series("", index=summary.index)
+    slow = sorted(set(summary.loc[modes == "row by row", "solver"]))
+    if slow:
+        notes.append(
+            "Row by row (a torch.optim class that is not elementwise; slower): "
+            + ", ".join(slow)
+            + ". Every other solver ran batched, all its runs as rows of one tensor."
+        )
+    return summary_table(
+        summary, report.targets, report.target, palette=report.palette, notes=notes
+    )
+
+
+def _convergence(report: Report) -> Markup:
+    problems = report.problems
+    more = (
+        f" Only the first {MAX_FACETS} of {len(problems)} problems are drawn."
+        if len(problems) > MAX_FACETS
+        else ""
+    )
+    parts = [
+        _notes(
+            "Median over seeds (line) and interquartile range (band); gap to f* (best loss "
+            "where f* is unknown), log scales." + more
+        )
+    ]
+    for x, label in (("step", "steps"), ("evals", "evaluations"), ("time_s", "wall time")):
+        fig = _figure(
+            functools.partial(convergence_figure, report.results, x, palette=report.palette),
+            f"convergence against {label}",
+        )
+        parts.append(Markup("<h3>against {}</h3>").format(label) + (fig or Markup("")))
+    return Markup("").join(parts)
+
+
+def _ecdf(report: Report) -> Markup | None:
+    return _figure(
+        lambda: ecdf_figure(report.results, palette=report.palette, outcomes=report.reached),
+        "runtime ECDFs",
+        "Fraction of (problem, target) pairs reached, over all the study's targets and the "
+        "problems with a known f*, each seed weighted equally (COCO style); a cross marks the "
+        "median budget.",
+    )
+
+
+def _profiles(report: Report) -> Markup | None:
+    target = report.profile_target
+    if target is None:
+        return _notes(report.profile_note) if report.profile_note else None
+    at = target_outcomes(report.results, [target])
+    scores = {}
+    for by, label in (("time_s", "score (wall time)"), ("evals", "score (evaluations)")):
+        times = times_to_target(report.results, target, by=by, outcomes=at)
+        scores[label] = benchmark_score(performance_ratios(times), report.tau_max)
+    body = _figure(
+        lambda: profile_figure(
+            report.results,
+            target,
+            palette=report.palette,
+            tau_max=report.tau_max,
+            outcomes=at,
+        ),
+        "performance profiles",
+        f"Dolan–Moré performance profiles over problems: the fraction of problems a solver "
+        f"solves (median seed reaches gap ≤ {target_label(target)}) within τ times the best "
+        "solver's runtime; failures count as infinite. Score: the AlgoPerf benchmark score, "
+        f"the area under the profile on [1, {report.tau_max:g}] divided by "
+        f"{report.tau_max - 1:g}.",
+        before=[report.profile_note],
+    )
+    return (body or Markup("")) + scores_table(
+        scores, palette=report.palette, optimizers=report.optimizers
+    )
+
+
+def _winloss(report: Report) -> Markup | None:
+    return _figure(
+        lambda: win_loss_figure(report.results),
+        "win/loss matrix",
+        "Each cell: the row solver's wins and losses against the column solver over the "
+        "distinct (problem, seed) pairs both ran, by final gap (best loss where f* is "
+        f"unknown; diverged or failed runs lose). Final values within {100 * RTOL:g}% of each "
+        "other, or within the float precision of f*, tie. * marks a significant pair, on both "
+        "of its cells, by a Wilcoxon signed-rank test after Holm's correction over all pairs "
+        f"(α = {ALPHA:g}); the colour says which side wins.",
+    )
+
+
+def _landscapes(report: Report) -> Markup | None:
+    results = report.results
+    n2d = records(results, "grid")["problem"].nunique() if "problem" in results else 0
+    return _figure(
+        lambda: landscape_figure(results, palette=report.palette),
+        "2-D landscapes",
+        "log10 of the loss above the grid minimum (dark: low); lines: the first seeds' "
+        "trajectories (dot: start, star: end)."
+        + (f" Only {MAX_LANDSCAPES} of {n2d} problems drawn." if n2d > MAX_LANDSCAPES else ""),
+    )
+
+
+def _devices(report: Report) -> Markup | None:
+    return _figure(
+        lambda: device_figure(report.results, palette=report.palette),
+        "devices",
+        "Median wall time of one step of each cell on each device.",
+    )
+
+
+def _heldout(report: Report) -> Markup | None:
+    return _figure(
+        lambda: heldout_figure(report.results, palette=report.palette),
+        "held-out loss",
+        "Median and interquartile range over seeds; dashed: the noise floor.",
+    )
+
+
+def _failures(report: Report) -> Markup:
+    return failures_table(report.results)
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("setup", "Study and environment", _setup),
+    Section("summary", "Summary per problem and solver", _summary),
+    Section("convergence", "Convergence", _convergence),
+    Section("ecdf", "Runtime ECDFs", _ecdf),
+    Section("profiles", "Performance profiles and scores", _profiles),
+    Section("winloss", "Win/loss matrix", _winloss),
+    Section("landscapes", "2-D landscapes", _landscapes),
+    Section("devices", "CPU against GPU", _devices),
+    Section("heldout", "Held-out loss", _heldout),
+    Section("failures", "Diverged and failed runs", _failures),
+)
+"""The report's sections, in order. A new one is one more `Section` (pass
+``sections=(*SECTIONS, Section(...))`` to `render`)."""
+
+
+def profile_target(
+    results: pd.DataFrame, targets: Sequence[float], reached: pd.DataFrame, *, most: float = MOST
+) -> tuple[float | None, str]:
+    """The target of the performance profiles, from the data, and a sentence saying why.
+
+    The tightest of `targets` that some solver reaches on more than `most` of the problems
+    (its median seed reaching it, as the profile counts a problem solved); else the
+    tightest that some solver reaches on any problem; else None, with the sentence
+    "no solver reached ...", so the page says so instead of drawing an empty plot.
+
+    Args:
+        results: the results table.
+        targets: the study's targets.
+        reached: ``target_outcomes(results, targets)``.
+        most: the share of problems.
+    """
+    if reached.empty or not len(targets):
+        return None, ""
+    solved: dict[float, float] = {}
+    for t in sorted(targets, reverse=True):
+        at = reached[np.isclose(reached["target"].astype(float), t, rtol=1e-9, atol=0.0)]
+        times = times_to_target(results, t, by="evals", outcomes=at)
+        if times.empty:
+            continue
+        solved[t] = float(np.isfinite(times.to_numpy()).mean(axis=1).max())
+    if not solved:
+        return None, ""
+    common = [t for t, share in solved.items() if share > most]
+    if common:
+        t = min(common)
+        return t, (
+            f"Profiles at gap ≤ {target_label(t)}: the tightest of the study's targets that "
+            f"some solver reaches on most problems ({100 * solved[t]:.0f}% of them)."
+        )
+    some = [t for t, share in solved.items() if share > 0]
+    if some:
+        t = min(some)
+        return t, (
+            f"Profiles at gap ≤ {target_label(t)}: no solver reaches any of the study's targets "
+            f"on most problems; this is the tightest that some solver reaches on any "
+            f"({100 * solved[t]:.0f}% of them)."
+        )
+    loosest = max(solved)
+    return None, (
+        f"No solver reached gap ≤ {target_label(loosest)} (the study's loosest target) on any "
+        "problem: no performance profile to draw."
+    )
+
+
+def _given_target(results: pd.DataFrame, target: float) -> tuple[float | None, str]:
+    """The profiles at a target the reader chose: None with a sentence when nobody reached it."""
+    at = target_outcomes(results, [target])
+    if at.empty:
+        return None, ""
+    times = times_to_target(results, target, by="evals", outcomes=at)
+    if not np.isfinite(times.to_numpy()).any():
+        return None, (
+            f"No solver reached gap ≤ {target_label(target)} on any problem: no performance "
+            "profile to draw."
+        )
+    return target, f"Profiles at gap ≤ {target_label(target)}, the target asked for."
 
 
 def render(
@@ -135,23 +433,27 @@ def render(
     target: float | None = None,
     tau_max: float = TAU_MAX,
     generated: dt.datetime | str,
+    sections: Sequence[Section] = SECTIONS,
 ) -> str:
     """Render the comparison report of a results table as one self-contained HTML page.
 
     A pure function of its arguments: the same results, metadata and `generated` give the
-    same page, byte for byte.
+    same page, byte for byte. The page is the jinja2 template ``report.html.j2`` around
+    the `sections` (autoescape on: every name prints as text).
 
     Args:
         results: the results table (docs/RESULTS.md), with a ``run`` column when it combines
             several runs (see `load_runs`).
         meta: one run's meta.json, or ``{run label: meta}`` for several.
-        targets: the targets with a success-rate column (default: up to three of the study's,
-            loose to tight).
-        target: the target of the runtime columns, the profiles and the score (default: 1e-4
-            when the study has it, else the middle of `targets`).
+        targets: the targets with a success-rate column (default: `shown_targets` of the
+            study's, loose, middle and tight, as ``bench show`` shows them).
+        target: the target of the runtime columns, the profiles and the score (default: the
+            middle of `targets` for the runtimes, and for the profiles the tightest target
+            that some solver reaches on most problems, `profile_target`).
         tau_max: the performance profile's range and the score's upper limit.
         generated: when the report was made, shown on the page: a datetime (an aware one is
             shown in UTC) or the text to show.
+        sections: the sections, in order (`SECTIONS`).
 
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
@@ -159,7 +461,8 @@ def render(
     encoder = PngEncoder()
     reset = _ENCODER.set(encoder)
     try:
-        return encoder.resolve(_page(results, meta, targets, target, tau_max, generated))
+        page = _page(results, meta, targets, target, tau_max, generated, sections)
+        return encoder.resolve(page)
     finally:
         _ENCODER.reset(reset)
 
@@ -171,149 +474,47 @@ def _page(
     target: float | None,
     tau_max: float,
     generated: dt.datetime | str,
+    sections: Sequence[Section],
 ) -> str:
     results, metas = _per_run(results, meta)
     results = with_solver(results)
-    palette = palette_for(results["optimizer"].astype(str))
     all_targets = study_targets(results, metas)
-    chosen = list(targets) if targets is not None else pick_targets(all_targets)
-    if target is None and all_targets:
-        target = (
-            PREFERRED_TARGET
-            if any(np.isclose(all_targets, PREFERRED_TARGET))
-            else (chosen or all_targets)[len(chosen or all_targets) // 2]
-        )
-    problems = sorted_unique(records(results, "checkpoint")["problem"])
-    optimizers = dict(
-        results[["solver", "optimizer"]].drop_duplicates().astype(str).itertuples(index=False)
+    chosen = list(targets) if targets is not None else shown_targets(all_targets)
+    runtime = target if target is not None else (chosen[len(chosen) // 2] if chosen else None)
+    reached = target_outcomes(results, all_targets)
+    profile = (
+        _given_target(results, target)
+        if target is not None
+        else profile_target(results, all_targets, reached)
     )
-
-    sections: list[tuple[str, str]] = []
-    sections.append(_section("setup", "Study and environment", header_html(metas)))
-    summary = summary_frame(results, chosen, target)
-    sections.append(
-        _section(
-            "summary",
-            "Summary per problem and solver",
-            '<p class="note">Final gap to f* over seeds (* best loss where f* is unknown); '
-            "success: runs that reached the target gap (the target loss where f* is unknown), "
-            "of the runs that did not fail, with the 95% Wilson interval; steps, evaluations "
-            "and time to target: medians over the runs that reached it; ERT: evaluations of "
-            "all runs until success or stop divided by the successes. Best entries per "
-            "problem in bold.</p>" + summary_table(summary, chosen, target, palette=palette),
-        )
+    report = Report(
+        results=results,
+        metas=metas,
+        palette=palette_for(results["optimizer"].astype(str)),
+        targets=chosen,
+        target=runtime,
+        profile_target=profile[0],
+        profile_note=profile[1],
+        tau_max=tau_max,
+        reached=reached,
     )
-
-    more = (
-        f" Only the first {MAX_FACETS} of {len(problems)} problems are drawn."
-        if len(problems) > MAX_FACETS
-        else ""
-    )
-    conv = []
-    for x, label in (("step", "steps"), ("evals", "evaluations"), ("time_s", "wall time")):
-        conv.append(
-            f"<h3>against {label}</h3>"
-            + _figure(
-                functools.partial(convergence_figure, results, x, palette=palette),
-                f"convergence against {label}",
-            )
-        )
-    sections.append(
-        _section(
-            "convergence",
-            "Convergence",
-            '<p class="note">Median over seeds (line) and interquartile range (band); gap to f* '
-            "(best loss where f* is unknown), log scales." + esc(more) + "</p>" + "".join(conv),
-        )
-    )
-
-    reached = target_outcomes(results)  # once for both ECDF panels
-    sections.append(
-        _section(
-            "ecdf",
-            "Runtime ECDFs",
-            _figure(
-                lambda: ecdf_figure(results, palette=palette, outcomes=reached),
-                "runtime ECDFs",
-                "Fraction of (problem, target) pairs reached, over all the study's targets and the "
-                "problems with a known f*, each seed weighted equally (COCO style); a cross "
-                "marks the median budget.",
-            ),
-        )
-    )
-
-    if target is not None:
-        at = target_outcomes(results, [target])  # once for the scores and the profiles
-        scores = {}
-        for by, label in (("time_s", "score (wall time)"), ("evals", "score (evaluations)")):
-            scores[label] = benchmark_score(
-                performance_ratios(times_to_target(results, target, by=by, outcomes=at)), tau_max
-            )
-        body = _figure(
-            lambda: profile_figure(results, target, palette=palette, tau_max=tau_max, outcomes=at),
-            "performance profiles",
-            f"Dolan–Moré performance profiles over problems: the fraction of problems a solver "
-            f"solves (median seed reaches gap ≤ {target_label(target)}) within τ times the best "
-            "solver's "
-            f"runtime; failures count as infinite. Score: the AlgoPerf benchmark score, the "
-            f"area under the profile on [1, {tau_max:g}] divided by {tau_max - 1:g}.",
-        )
-        body += scores_table(scores, palette=palette, optimizers=optimizers)
-        sections.append(_section("profiles", "Performance profiles and scores", body))
-
-    sections.append(
-        _section(
-            "winloss",
-            "Win/loss matrix",
-            _figure(
-                lambda: win_loss_figure(results),
-                "win/loss matrix",
-                "Each cell: the row solver's wins and losses against the column solver over the "
-                "(problem, seed) pairs both ran, by final gap (log scale; best loss where f* is "
-                "unknown; diverged or failed runs lose). * marks a significant Wilcoxon "
-                f"signed-rank test after Holm's correction over all pairs (α = {ALPHA:g}).",
-            ),
-        )
-    )
-
-    n2d = records(results, "grid")["problem"].nunique() if "problem" in results else 0
-    land = _figure(
-        lambda: landscape_figure(results, palette=palette),
-        "2-D landscapes",
-        "log10 of the loss above the grid minimum (dark: low); lines: the first seeds' "
-        "trajectories (dot: start, star: end)."
-        + (f" Only {MAX_LANDSCAPES} of {n2d} problems drawn." if n2d > MAX_LANDSCAPES else ""),
-    )
-    if land:
-        sections.append(_section("landscapes", "2-D landscapes", land))
-    dev = _figure(
-        lambda: device_figure(results, palette=palette),
-        "devices",
-        "Median wall time of one step of each cell on each device.",
-    )
-    if dev:
-        sections.append(_section("devices", "CPU against GPU", dev))
-    held = _figure(
-        lambda: heldout_figure(results, palette=palette),
-        "held-out loss",
-        "Median and interquartile range over seeds; dashed: the noise floor.",
-    )
-    if held:
-        sections.append(_section("heldout", "Held-out loss", held))
-    sections.append(_section("failures", "Diverged and failed runs", failures_table(results)))
-
+    built = []
+    for section in sections:
+        body = section.body(report)
+        if body is not None:
+            built.append({"name": section.name, "title": section.title, "body": body})
     names = ", ".join(sorted({str(m.get("name") or k) for k, m in metas.items()}))
-    now = generated_text(generated)
-    nav = "".join(link for link, _ in sections)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>optbench report: {esc(names)}</title><style>{CSS}</style></head><body>"
-        f"<nav>{nav}</nav><main><h1>optbench report: {esc(names)}</h1>"
-        f'<p class="note">{len(problems)} problems, {results["solver"].nunique()} solvers, '
-        f"{len(metas)} run(s); generated {esc(now)}.</p>"
-        + "".join(body for _, body in sections)
-        + "</main></body></html>"
+    return str(
+        render_template(
+            "report.html.j2",
+            css=Markup(CSS),
+            names=names,
+            sections=built,
+            n_problems=len(report.problems),
+            n_solvers=results["solver"].nunique(),
+            n_runs=len(metas),
+            generated=generated_text(generated),
+        )
     )
 
 

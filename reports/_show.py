@@ -1,7 +1,13 @@
-"""`bench show`: a summary table per problem x optimizer from a run directory, as text."""
+"""`bench show`: a summary table per problem x optimizer from a run directory, as text.
+
+The targets are the study's, chosen as the report chooses them (`shown_targets`), so the
+same run reads the same in both; notes under the table say what the numbers hide: seeds that
+are one distinct run, gaps rounded to 0, and every distinct failure reason with its count.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,12 +15,10 @@ import numpy as np
 import pandas as pd
 
 from reports._metrics import summary, target_label
-from reports._store import load
+from reports._select import records, shown_targets, study_targets
+from reports._store import load, load_meta
 
-__all__ = ["SHOW_TARGETS", "show_text", "summary_view"]
-
-SHOW_TARGETS = (1e-1, 1e-4, 1e-8)
-"""The targets `show_text` shows when none are given: loose, middle, tight."""
+__all__ = ["failure_reasons", "show_text", "summary_view"]
 
 
 def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
@@ -26,12 +30,16 @@ def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
 
     Returns:
         One row per cell, ready to print; ``device`` only when the run has more than one.
+        ``runs`` counts distinct runs (``1/10``: ten seeds that are one run); a success rate
+        has its 95% Wilson interval, except for one distinct run.
     """
     table = summary(frame, targets=list(targets))
     view = pd.DataFrame({"problem": table["problem"], "optimizer": table["optimizer"]})
     if table["device"].nunique() > 1:
         view["device"] = table["device"]
-    view["seeds"] = table["n_seeds"]
+    view["runs"] = [
+        f"{d}" if d == n else f"{d}/{n}" for d, n in zip(table["distinct_runs"], table["n_seeds"])
+    ]
     view["median gap [IQR]"] = [
         f"{m:.2e} [{a:.1e}, {b:.1e}]" if np.isfinite(m) else "-"
         for m, a, b in zip(table["gap_median"], table["gap_q25"], table["gap_q75"])
@@ -39,7 +47,11 @@ def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
     for t in targets:
         label = target_label(t)
         view[f"ok@{label}"] = [
-            f"{s:.2f} [{lo:.2f},{hi:.2f}]" if np.isfinite(s) else "-"
+            "-"
+            if not np.isfinite(s)
+            else f"{s:.2f}"
+            if not (np.isfinite(lo) and np.isfinite(hi))
+            else f"{s:.2f} [{lo:.2f},{hi:.2f}]"
             for s, lo, hi in zip(
                 table[f"success@{label}"],
                 table[f"success_low@{label}"],
@@ -51,21 +63,111 @@ def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
     view["ms/step"] = table["step_time_s"] * 1e3
     view["diverged"] = table["diverged"]
     view["failed"] = table["failed"]
+    view.attrs["notes"] = _notes(table) + _row_by_row(frame)
     return view
 
 
+def _row_by_row(frame: pd.DataFrame) -> list[str]:
+    """A note naming the optimizers that ran row by row (the ``mode`` column)."""
+    if "mode" not in frame:
+        return []
+    slow = sorted(set(frame.loc[frame["mode"] == "row by row", "optimizer"].astype(str)))
+    if not slow:
+        return []
+    return [
+        f"row by row (not elementwise; slower): {', '.join(slow)}; every other cell ran batched"
+    ]
+
+
+def _notes(table: pd.DataFrame) -> list[str]:
+    notes = []
+    repeated = table[table["distinct_runs"] < table["n_seeds"]]
+    for row in repeated.itertuples(index=False):
+        runs = "1 distinct run" if row.distinct_runs == 1 else f"{row.distinct_runs} distinct runs"
+        notes.append(
+            f"{row.problem} x {row.optimizer}: {row.n_seeds} seeds are {runs} (a fixed start "
+            "on a deterministic problem; no interval for one run); --start uniform samples "
+            "the domain"
+        )
+    rounded = int(table["gap_rounded"].sum())
+    if rounded:
+        notes.append(
+            f"{rounded} run(s) ended below f* by float rounding of f*: their gap counts as 0"
+        )
+    return notes
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _merge(reasons: list[str]) -> str:
+    """One reason for several that differ only in their numbers: each differing number
+    becomes its range (``loss became non-finite at step 6–13``)."""
+    if len(set(reasons)) == 1:
+        return reasons[0]
+    skeleton = _NUMBER.split(reasons[0])
+    numbers = [[float(n) for n in _NUMBER.findall(r)] for r in reasons]
+    parts = [skeleton[0]]
+    for i, text in enumerate(skeleton[1:]):
+        values = [row[i] for row in numbers]
+        lo, hi = min(values), max(values)
+        parts.append(f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}")
+        parts.append(text)
+    return "".join(parts)
+
+
+def failure_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every distinct reason a run diverged or failed, with its count of runs.
+
+    Reasons that differ only in a number (the step a run diverged at) are one reason, the
+    number shown as its range.
+
+    Returns:
+        Columns ``status``, ``reason``, ``runs`` (seeds with that outcome), ``cells``,
+        most frequent first.
+    """
+    columns = ["status", "reason", "runs", "cells"]
+    ck = records(frame, "checkpoint") if "record" in frame else frame
+    if "status" not in ck:
+        return pd.DataFrame(columns=columns)
+    bad = ck[ck["status"] != "ok"]
+    keys = [k for k in ("problem", "optimizer", "device", "seed") if k in bad]
+    runs = bad.drop_duplicates(keys)
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    reason = runs["reason"].fillna("").astype(str) if "reason" in runs else ""
+    runs = runs.assign(reason=reason)
+    runs = runs.assign(pattern=runs["reason"].map(lambda r: _NUMBER.sub("#", r)))
+    cell = [k for k in ("problem", "optimizer", "device") if k in runs]
+    rows = []
+    for (status, _), group in runs.groupby(["status", "pattern"], sort=True):
+        rows.append(
+            {
+                "status": status,
+                "reason": _merge(sorted(group["reason"])),
+                "runs": len(group),
+                "cells": len(group[cell].drop_duplicates()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["runs", "status", "reason"], ascending=[False, True, True])
+
+
 def show_text(run_dir: str | Path, targets: Sequence[float] | None = None) -> str:
-    """The summary of `run_dir` as aligned text (success rates with 95% Wilson intervals).
+    """The summary of `run_dir` as aligned text (success rates with 95% Wilson intervals),
+    with notes and the failure reasons under it.
 
     Args:
         run_dir: a run directory.
-        targets: the targets to show (default `SHOW_TARGETS`).
+        targets: the targets to show (default: `shown_targets` of the study's, as the report).
 
     Raises:
         StoreError: the directory holds no results, or a part is corrupt (named).
     """
     frame = load(run_dir, record=None)
-    view = summary_view(frame, list(targets or SHOW_TARGETS))
+    metas = {"run": load_meta(run_dir)}
+    chosen = list(targets) if targets else shown_targets(study_targets(frame, metas))
+    view = summary_view(frame, chosen)
     with pd.option_context(
         "display.max_rows",
         1000,
@@ -76,4 +178,12 @@ def show_text(run_dir: str | Path, targets: Sequence[float] | None = None) -> st
         "display.float_format",
         "{:.3g}".format,
     ):
-        return view.to_string(index=False)
+        text = view.to_string(index=False)
+    lines = [text, *(f"note: {n}" for n in view.attrs["notes"])]
+    reasons = failure_reasons(frame)
+    if not reasons.empty:
+        lines.append("diverged and failed runs, by reason:")
+        for row in reasons.itertuples(index=False):
+            reason = row.reason or "(no reason recorded)"
+            lines.append(f"  {row.runs:>5} {row.status:<8} in {row.cells} cell(s): {reason}")
+    return "\n".join(lines)

@@ -73,6 +73,7 @@ SCHEMA: dict[str, str] = {
     "x1": "float",
     "row": "int",
     "evals_per_step": "int",
+    "mode": "str",
     "steps_budget": "float",
     "peak_rss_mb": "float",
     "cuda_max_allocated_mb": "float",

@@ -7,8 +7,10 @@ when its last reference goes.
 Every plot function takes an optional ``palette`` (optimizer label -> colour); `render` builds it
 once with `palette_for` so an optimizer keeps its colour in every figure of a report.
 
-The look is seaborn's ``whitegrid`` theme and ``colorblind`` palette, written out here as
-rcParams and colours so that drawing a report does not import seaborn (which imports
+An optimizer's colour and line style come from its name alone (`optimizer_style`), so it
+looks the same in every report. The look is seaborn's ``whitegrid`` theme, written out here
+as rcParams, with Paul Tol's colour-blind-safe palette, so that drawing a report does not
+import seaborn (which imports
 ``scipy.stats``, more than a second on two cores). Margins are fixed in inches by `finish`
 from the text the figure holds (title lines, legend labels) instead of measured by
 matplotlib's constrained layout, which lays out every tick label once more before each draw
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import html
 import io
 import math
@@ -36,17 +39,21 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullLocator
 
 __all__ = [
     "COLORBLIND",
+    "CONFIG_STYLES",
     "DPI",
+    "FAMILY_COLOURS",
     "LINESTYLES",
     "WHITEGRID",
     "Palette",
     "PlainLogFormatter",
+    "family",
     "figure_html",
     "finish",
     "legend_handles",
     "legend_label",
     "log_scale",
     "new_figure",
+    "optimizer_style",
     "palette_for",
     "plain",
     "plain_math",
@@ -63,11 +70,32 @@ LINESTYLES = ["-", "--", ":", "-."]
 Palette = Mapping[str, tuple[float, float, float]]
 
 COLORBLIND = (
-    "#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc",
-    "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9",
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+    "#DDCC77", "#CC6677", "#882255", "#AA4499", "#4D4D4D",
 )  # fmt: skip
-"""seaborn's ``colorblind`` palette (Waskom, seaborn 0.13, ``sns.color_palette("colorblind")``),
-after M. Okabe and K. Ito's colour-universal design."""
+"""Paul Tol's *muted* qualitative scheme (indigo, cyan, teal, green, olive, sand, rose, wine,
+purple; P. Tol, "Colour schemes", SRON/EPS/TN/09-002, 2021, personal.sron.nl/~pault), which
+stays distinct under the common colour-vision deficiencies, and a dark grey."""
+
+FAMILY_COLOURS = {
+    "sgd": 0,
+    "momentum": 3,
+    "nesterov": 2,
+    "adam": 6,
+    "adamw": 7,
+    "amsgrad": 8,
+    "rmsprop": 4,
+    "adagrad": 5,
+    "random-search": 9,
+    "restarts": 1,
+}
+"""The slot in `COLORBLIND` of each registered optimizer family: fixed, so that an optimizer
+has the same colour in every report, and chosen so that the families of the default study
+(sgd, momentum, adam, random search, restarts) are five clearly different hues."""
+
+CONFIG_STYLES = ("-", "--", "-.", ":")
+"""Line styles of a family's configurations other than its bare name (``adam:lr=0.05``),
+chosen by a hash of the label."""
 
 WHITEGRID: dict[str, Any] = {
     "figure.facecolor": "white",
@@ -119,24 +147,62 @@ RC: dict[str, Any] = {
 }
 
 
+def family(label: str) -> str:
+    """The optimizer family of a method label: ``adam`` for ``adam:lr=0.05``, ``restarts`` for
+    ``restarts(adam,n=8)``, ``torch:NAdam`` for ``torch:NAdam:lr=0.01``; the old spelling
+    ``random_search`` is ``random-search``.
+
+    Example:
+        >>> family("restarts(adam:lr=0.05,n=8)"), family("torch:NAdam:lr=0.01")
+        ('restarts', 'torch:NAdam')
+    """
+    head = label.split("(")[0].strip()
+    parts = head.split(":")
+    name = ":".join(parts[:2]) if parts[0] == "torch" and len(parts) > 1 else parts[0]
+    return name.replace("_", "-") if name in ("random_search",) else name
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def optimizer_style(label: str) -> tuple[tuple[float, float, float], str]:
+    """The colour and line style of an optimizer label, from its name alone.
+
+    The family (`family`) picks the colour: a fixed slot of `COLORBLIND` for the registered
+    families (`FAMILY_COLOURS`), a stable hash of the name for others (``torch:NAdam``,
+    ``module:Class``). The family's bare name is drawn solid; any other configuration of it
+    (``adam:lr=0.05``) takes a line style from a stable hash of the whole label, so two
+    configurations of one family in a report usually differ by line style. Nothing depends
+    on which other optimizers a report holds: a label looks the same in every report.
+
+    Example:
+        >>> optimizer_style("adam") == optimizer_style("adam")
+        True
+        >>> optimizer_style("adam:lr=0.05")[0] == optimizer_style("adam")[0]
+        True
+    """
+    name = family(str(label))
+    slot = FAMILY_COLOURS.get(name)
+    if slot is None:
+        slot = _digest(name) % len(COLORBLIND)
+    colour: tuple[float, float, float] = matplotlib.colors.to_rgb(COLORBLIND[slot])
+    if str(label) == name or str(label).replace("_", "-") == name:
+        return colour, "-"
+    return colour, CONFIG_STYLES[_digest(str(label)) % len(CONFIG_STYLES)]
+
+
 def palette_for(optimizers: Iterable[str]) -> dict[str, tuple[float, float, float]]:
-    """One colour per optimizer label, in sorted order, stable across figures.
+    """One colour per optimizer label, from the label alone (`optimizer_style`).
 
     Args:
         optimizers: optimizer labels (duplicates are fine).
 
     Returns:
-        ``{label: (r, g, b)}``; the colour-blind palette (`COLORBLIND`) up to 10 labels,
-        seaborn's evenly spaced husl hues beyond (seaborn is imported only then).
+        ``{label: (r, g, b)}``: the same colour for a label in every report, whatever else
+        the report holds.
     """
-    names = sorted(set(optimizers))
-    if len(names) <= len(COLORBLIND):
-        colours = [matplotlib.colors.to_rgb(c) for c in COLORBLIND[: len(names)]]
-    else:
-        import seaborn as sns
-
-        colours = [tuple(c) for c in sns.color_palette("husl", len(names))]
-    return {name: tuple(colour) for name, colour in zip(names, colours)}  # type: ignore[misc]
+    return {name: optimizer_style(name)[0] for name in sorted({str(o) for o in optimizers})}
 
 
 def plain(name: object) -> str:

@@ -32,12 +32,15 @@ def summary_frame(
 
     Returns:
         Columns ``problem``, ``solver``, ``optimizer``, ``measure`` (``gap``, or
-        ``best_loss`` where f_star is unknown), ``runs``, ``final_median``, ``final_q25``,
+        ``best_loss`` where f_star is unknown), ``runs`` (distinct runs), ``seeds`` (seed
+        labels; more than ``runs`` when seeds repeat a run), ``final_median``, ``final_q25``,
         ``final_q75``; per target ``t`` (spelled by `target_label`, e.g. ``success@1e-04``):
         ``success@t``, ``success_low@t``, ``success_high@t``, ``hits@t`` and ``valid@t``
         (successes of the non-failed runs);
-        ``steps_to``, ``evals_to``, ``time_to``, ``ert``, ``step_time_s``, ``diverged``,
-        ``failed``.
+        ``steps_to``, ``evals_to``, ``time_to``, ``ert``, ``success_at`` (the success rate at
+        `target`), ``step_time_s``, ``diverged``, ``failed``, ``gap_rounded`` (runs whose gap
+        fell below zero by rounding of f*, counted as 0) and ``mode`` (how the cell ran:
+        ``batched`` or ``row by row``; empty when the results do not say).
     """
     results = with_solver(results)
     wanted = sorted({*targets, *([target] if target is not None else [])}, reverse=True)
@@ -56,7 +59,8 @@ def summary_frame(
             "solver": cells["solver"].astype(str),
             "optimizer": cells["optimizer"].astype(str),
             "measure": np.where(known, "gap", "best_loss"),
-            "runs": cells["n_seeds"],
+            "runs": cells["distinct_runs"],
+            "seeds": cells["n_seeds"],
             "final_median": cells["gap_median"].where(known, cells["loss_median"]),
             "final_q25": cells["gap_q25"].where(known, cells["q25"]),
             "final_q75": cells["gap_q75"].where(known, cells["q75"]),
@@ -81,7 +85,21 @@ def summary_frame(
     unknown = ~(known | targeted).to_numpy()  # no gap and no target rows: nothing to reach
     target_columns = [c for c in out if "@" in c and not c.startswith("valid@")]
     out.loc[unknown, [*target_columns, "steps_to", "evals_to", "time_to", "ert"]] = np.nan
+    out["success_at"] = cells[f"success@{target_label(target)}"] if target is not None else np.nan
+    out.loc[unknown, "success_at"] = np.nan
     out["step_time_s"] = cells["step_time_s"]
     out["diverged"] = cells["diverged"]
     out["failed"] = cells["failed"]
+    out["gap_rounded"] = cells["gap_rounded"]
+    out["mode"] = _modes(results, out)
     return out.sort_values(["problem", "solver"], ignore_index=True)
+
+
+def _modes(results: pd.DataFrame, out: pd.DataFrame) -> list[str]:
+    """How each cell ran (``batched`` or ``row by row``), from the ``mode`` column; empty
+    for results written before it existed."""
+    if "mode" not in results:
+        return [""] * len(out)
+    pairs = results[["problem", "solver", "mode"]].dropna().drop_duplicates(["problem", "solver"])
+    modes = {(str(p), str(s)): str(m) for p, s, m in pairs.itertuples(index=False)}
+    return [modes.get((p, s), "") for p, s in zip(out["problem"], out["solver"])]

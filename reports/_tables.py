@@ -1,11 +1,12 @@
 """HTML tables: the run header, the summary per problem x solver, failures, scores.
 
-Every name and value from the results or the metadata goes through `html.escape`.
+Python chooses what each cell says (numbers formatted, best entries flagged); the jinja2
+templates under ``reports/templates/`` lay them out, with autoescape on, so every name and
+value from the results or the metadata is printed as text.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -17,11 +18,12 @@ import pandas as pd
 from reports._load import with_solver
 from reports._metrics import target_label
 from reports._select import records
+from reports._show import failure_reasons
 from reports._style import Palette
+from reports._templates import Markup, render_template
 
 __all__ = [
     "MAX_FAILURE_ROWS",
-    "esc",
     "failures_table",
     "header_html",
     "scores_table",
@@ -32,48 +34,43 @@ MAX_FAILURE_ROWS = 300
 """The failures table lists at most this many groups."""
 
 
-def esc(value: object) -> str:
-    """`value` as escaped HTML text."""
-    return html.escape(str(value), quote=True)
-
-
 def _num(value: object, fmt: str = ".3g") -> str:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return esc(value)
+        return str(value)
     if math.isnan(v):
         return "–"
     if math.isinf(v):
         return "∞"
-    return esc(format(v, fmt))
+    return format(v, fmt)
 
 
 def _seconds(value: object) -> str:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return esc(value)
+        return str(value)
     if not math.isfinite(v):
         return _num(v)
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if abs(v) >= scale or unit == "ns":
-            return esc(f"{v / scale:.3g} {unit}")
-    return esc(v)  # pragma: no cover
+            return f"{v / scale:.3g} {unit}"
+    return str(v)  # pragma: no cover
 
 
-def _swatch(colour: Sequence[float] | None) -> str:
+def _rgb(colour: Sequence[float] | None) -> str | None:
     if colour is None:
-        return ""
+        return None
     r, g, b = (round(255 * c) for c in colour[:3])
-    return f'<span class="sw" style="background:rgb({r},{g},{b})"></span>'
+    return f"rgb({r},{g},{b})"
 
 
-def _success(row: pd.Series, key: str) -> str:
-    """``90% (9/10)`` with the 95 % Wilson interval as a tooltip and in small print."""
+def _success(row: pd.Series, key: str, best: bool) -> dict[str, Any]:
+    """``90% (9/10)`` with the 95 % Wilson interval (none for one distinct run)."""
     rate = row.get(f"success@{key}")
     if rate is None or pd.isna(rate):
-        return "–"
+        return {"rate": None, "best": best}
     lo, hi = row.get(f"success_low@{key}"), row.get(f"success_high@{key}")
     ci = (
         f"{100 * float(lo):.0f}–{100 * float(hi):.0f}%"
@@ -81,18 +78,10 @@ def _success(row: pd.Series, key: str) -> str:
         else ""
     )
     counts = f"{_num(row.get(f'hits@{key}'), '.0f')}/{_num(row.get(f'valid@{key}'), '.0f')}"
-    return (
-        f'<span title="95% Wilson interval {esc(ci)}">{100 * float(rate):.0f}% '
-        f'<span class="iqr">({counts})</span></span>'
-        + (f'<br><span class="iqr">[{esc(ci)}]</span>' if ci else "")
-    )
+    return {"rate": f"{100 * float(rate):.0f}%", "counts": counts, "ci": ci, "best": best}
 
 
-def _kv_rows(items: Mapping[str, Any]) -> str:
-    return "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items.items())
-
-
-def header_html(metas: Mapping[str, Mapping[str, Any]]) -> str:
+def header_html(metas: Mapping[str, Mapping[str, Any]]) -> Markup:
     """One block per run: study, command, dates, run time, commit, environment, the spec.
 
     Args:
@@ -101,7 +90,7 @@ def header_html(metas: Mapping[str, Mapping[str, Any]]) -> str:
     Returns:
         HTML.
     """
-    blocks = []
+    runs = []
     for label, meta in metas.items():
         versions = meta.get("versions") or {}
         general = {
@@ -124,17 +113,15 @@ def header_html(metas: Mapping[str, Mapping[str, Any]]) -> str:
         if isinstance(versions, Mapping):
             env.update({str(k): v for k, v in versions.items()})
         spec = json.dumps(meta.get("study", {}), indent=2, sort_keys=False, default=str)
-        blocks.append(
-            f'<div class="run"><h3>run {esc(label)}</h3><div class="cols">'
-            f'<table class="kv">{_kv_rows(general)}</table>'
-            f'<table class="kv">{_kv_rows(env)}</table></div>'
-            f"<details><summary>study spec</summary><pre>{esc(spec)}</pre></details></div>"
-        )
-    return "".join(blocks)
+        runs.append({"label": label, "general": general, "env": env, "spec": spec})
+    return render_template("header.html.j2", runs=runs)
 
 
-def _best(values: pd.Series, lower: bool) -> pd.Series:
+def _best(values: pd.Series, lower: bool, among: pd.Series | None = None) -> pd.Series:
+    """Flags of the best entries of `values` (lowest or highest), only `among` these rows."""
     v = pd.to_numeric(values, errors="coerce").astype(float)
+    if among is not None:
+        v = v.where(among.astype(bool), np.nan)
     if not np.isfinite(v).any():
         return pd.Series(False, index=values.index)
     finite = v[np.isfinite(v)]
@@ -145,83 +132,99 @@ def _best(values: pd.Series, lower: bool) -> pd.Series:
     return pd.Series(flags, index=values.index)
 
 
+def _most_successful(rows: pd.DataFrame) -> pd.Series:
+    """The rows with the highest success rate at the runtime target (and some success)."""
+    rate = pd.to_numeric(rows.get("success_at"), errors="coerce").astype(float)
+    if not np.isfinite(rate).any() or rate.max() <= 0:
+        return pd.Series(False, index=rows.index)
+    return pd.Series(np.isclose(rate.to_numpy(), rate.max(), rtol=0, atol=1e-12), rows.index)
+
+
 def summary_table(
     summary: pd.DataFrame,
     targets: Sequence[float],
     target: float | None,
     *,
     palette: Palette | None = None,
-) -> str:
+    notes: Sequence[str] = (),
+) -> Markup:
     """The summary table: one row group per problem, the best entries highlighted.
+
+    "Best" for steps, evaluations and time to target goes to the fastest among the solvers
+    with the highest success rate at that target (a solver that reached it in 1 of 10 runs
+    is not faster than one that reached it in 8 of 10); the final gap, ERT and time per step
+    go to the lowest, the success rates to the highest.
 
     Args:
         summary: `summary_frame`'s output.
         targets: the targets with a success-rate column.
         target: the target of the runtime columns.
         palette: optimizer -> colour (a swatch beside each name).
+        notes: sentences printed above the table.
 
     Returns:
         HTML.
     """
     palette = palette or {}
-    t_label = target_label(target) if target is not None else "–"
-    head = (
-        "<tr><th>problem</th><th>solver</th><th>runs</th>"
-        "<th>final gap (loss*)<br>median [IQR]</th>"
-        + "".join(f"<th>success<br>gap ≤ {esc(target_label(t))}</th>" for t in targets)
-        + f"<th>steps to<br>{esc(t_label)}</th><th>evals to<br>{esc(t_label)}</th>"
-        f"<th>time to<br>{esc(t_label)}</th><th>ERT (evals)<br>{esc(t_label)}</th>"
-        "<th>time / step</th><th>diverged</th><th>failed</th></tr>"
-    )
-    body = []
-    lower_cols = ["final_median", "steps_to", "evals_to", "time_to", "ert", "step_time_s"]
+    groups = []
     for problem, rows in summary.groupby("problem", sort=True):
-        best = {c: _best(rows[c], True) for c in lower_cols if c in rows}
+        leaders = _most_successful(rows)
+        best = {c: _best(rows[c], True) for c in ("final_median", "ert", "step_time_s")}
+        for c in ("steps_to", "evals_to", "time_to"):
+            best[c] = _best(rows[c], True, among=leaders)
         for t in targets:
             key = f"success@{target_label(t)}"
             best[key] = _best(rows[key], False)
-        first = True
+        out = []
         for idx, row in rows.iterrows():
-
-            def cell(col: str, text: str, idx: Any = idx, best: dict = best) -> str:
-                flag = col in best and bool(best[col].loc[idx])
-                return f'<td class="best">{text}</td>' if flag else f"<td>{text}</td>"
-
-            cells = []
-            if first:
-                cells.append(f'<th class="prob" rowspan="{len(rows)}">{esc(problem)}</th>')
-                first = False
-            star = "" if row["measure"] == "gap" else "*"
-            cells.append(
-                f'<td class="name">{_swatch(palette.get(str(row["optimizer"])))}'
-                f"{esc(row['solver'])}</td>"
+            distinct, seeds = int(row["runs"]), int(row.get("seeds", row["runs"]))
+            out.append(
+                {
+                    "solver": str(row["solver"]),
+                    "mode": str(row.get("mode") or ""),
+                    "colour": _rgb(palette.get(str(row["optimizer"]))),
+                    "runs": str(distinct) if distinct == seeds else f"{distinct} of {seeds}",
+                    "final": {
+                        "text": _num(row["final_median"]),
+                        "best": bool(best["final_median"].loc[idx]),
+                    },
+                    "star": "" if row["measure"] == "gap" else "*",
+                    "q25": _num(row["final_q25"]),
+                    "q75": _num(row["final_q75"]),
+                    "success": [
+                        _success(
+                            row,
+                            target_label(t),
+                            bool(best[f"success@{target_label(t)}"].loc[idx]),
+                        )
+                        for t in targets
+                    ],
+                    "runtime": [
+                        {"text": _num(row["steps_to"], ".4g"), "best": best["steps_to"].loc[idx]},
+                        {"text": _num(row["evals_to"], ".4g"), "best": best["evals_to"].loc[idx]},
+                        {"text": _seconds(row["time_to"]), "best": best["time_to"].loc[idx]},
+                        {"text": _num(row["ert"], ".4g"), "best": best["ert"].loc[idx]},
+                        {
+                            "text": _seconds(row["step_time_s"]),
+                            "best": best["step_time_s"].loc[idx],
+                        },
+                    ],
+                    "bad": [int(row["diverged"]), int(row["failed"])],
+                }
             )
-            cells.append(f"<td>{_num(row['runs'], '.0f')}</td>")
-            cells.append(
-                cell(
-                    "final_median",
-                    f"{_num(row['final_median'])}{star} "
-                    f'<span class="iqr">[{_num(row["final_q25"])}, {_num(row["final_q75"])}]'
-                    "</span>",
-                )
-            )
-            for t in targets:
-                lab = target_label(t)
-                cells.append(cell(f"success@{lab}", _success(row, lab)))
-            cells.append(cell("steps_to", _num(row["steps_to"], ".4g")))
-            cells.append(cell("evals_to", _num(row["evals_to"], ".4g")))
-            cells.append(cell("time_to", _seconds(row["time_to"])))
-            cells.append(cell("ert", _num(row["ert"], ".4g")))
-            cells.append(cell("step_time_s", _seconds(row["step_time_s"])))
-            for col in ("diverged", "failed"):
-                n = int(row[col])
-                cells.append(f'<td class="bad">{n}</td>' if n else "<td>0</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="scroll"><table class="summary">{head}{"".join(body)}</table></div>'
+        groups.append({"problem": str(problem), "rows": out})
+    return render_template(
+        "summary.html.j2",
+        groups=groups,
+        targets=[target_label(t) for t in targets],
+        target=target_label(target) if target is not None else "–",
+        notes=list(notes),
+    )
 
 
-def failures_table(results: pd.DataFrame, *, max_rows: int = MAX_FAILURE_ROWS) -> str:
-    """Runs that diverged or failed, grouped by cell and reason, with their seeds.
+def failures_table(results: pd.DataFrame, *, max_rows: int = MAX_FAILURE_ROWS) -> Markup:
+    """Runs that diverged or failed: each distinct reason with its count, then the groups by
+    cell and reason with their seeds.
 
     Args:
         results: the results table.
@@ -233,7 +236,7 @@ def failures_table(results: pd.DataFrame, *, max_rows: int = MAX_FAILURE_ROWS) -
     ck = records(with_solver(results), "checkpoint")
     bad = ck[ck["status"] != "ok"] if "status" in ck else ck.iloc[:0]
     if bad.empty:
-        return "<p>Every run finished: none diverged or failed.</p>"
+        return render_template("failures.html.j2", groups=[])
     keys = [k for k in ("run", "problem", "optimizer", "device", "status", "reason") if k in bad]
     runs = bad.drop_duplicates([*keys, "seed"])
     groups = (
@@ -242,20 +245,16 @@ def failures_table(results: pd.DataFrame, *, max_rows: int = MAX_FAILURE_ROWS) -
         .apply(lambda s: ", ".join(f"{v:g}" for v in sorted(s.dropna().unique())))
         .reset_index()
     )
-    head = "".join(f"<th>{esc(k)}</th>" for k in keys) + "<th>seeds</th>"
-    rows = []
-    for row in groups.head(max_rows).itertuples(index=False):
-        rows.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>")
-    more = (
-        f"<p>… and {len(groups) - max_rows} more groups (see the Parquet files).</p>"
-        if len(groups) > max_rows
-        else ""
-    )
     total = len(ck.drop_duplicates([k for k in ("solver", "problem", "seed") if k in ck]))
-    return (
-        f"<p>{len(runs)} run(s) of {total}"
-        f' did not finish.</p><div class="scroll"><table class="list failures"><tr>{head}</tr>'
-        f"{''.join(rows)}</table></div>{more}"
+    reasons = failure_reasons(bad.drop(columns=["run", "solver", "variant"], errors="ignore"))
+    return render_template(
+        "failures.html.j2",
+        groups=[list(map(str, row)) for row in groups.head(max_rows).itertuples(index=False)],
+        keys=keys,
+        failed=len(runs),
+        total=total,
+        reasons=reasons.to_dict("records"),
+        more=max(len(groups) - max_rows, 0),
     )
 
 
@@ -264,7 +263,7 @@ def scores_table(
     *,
     palette: Palette | None = None,
     optimizers: Mapping[str, str] | None = None,
-) -> str:
+) -> Markup:
     """Benchmark scores per solver, one column per runtime measure, best in bold.
 
     Args:
@@ -279,17 +278,17 @@ def scores_table(
     optimizers = optimizers or {}
     frame = pd.DataFrame(dict(scores))
     if frame.empty:
-        return "<p>No scores: no problem has target rows.</p>"
-    head = "<tr><th>solver</th>" + "".join(f"<th>{esc(c)}</th>" for c in frame.columns) + "</tr>"
+        return render_template("scores.html.j2", rows=[], columns=[])
     best = {c: _best(frame[c], False) for c in frame.columns}
-    body = []
-    for solver, row in frame.sort_index().iterrows():
-        colour = palette.get(optimizers.get(str(solver), ""))
-        cells = [f'<td class="name">{_swatch(colour)}{esc(solver)}</td>']
-        for c in frame.columns:
-            text = _num(row[c], ".3f")
-            cells.append(
-                f'<td class="best">{text}</td>' if best[c].loc[solver] else f"<td>{text}</td>"
-            )
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="list scores">{head}{"".join(body)}</table>'
+    rows = [
+        {
+            "solver": str(solver),
+            "colour": _rgb(palette.get(optimizers.get(str(solver), ""))),
+            "cells": [
+                {"text": _num(row[c], ".3f"), "best": bool(best[c].loc[solver])}
+                for c in frame.columns
+            ],
+        }
+        for solver, row in frame.sort_index().iterrows()
+    ]
+    return render_template("scores.html.j2", rows=rows, columns=[str(c) for c in frame.columns])

@@ -2,10 +2,13 @@
 
 Each pair of solvers is compared on every (problem, seed) both ran — seeds are paired, as seed
 s starts from the same point for every optimizer — by the final gap on a log scale (the best
-loss where f_star is unknown). Diverged and failed runs count as worse than every finished
-one. The test is the Wilcoxon signed-rank test (`signed_rank_test`: zero differences dropped,
-exact for up to `EXACT_MAX` pairs, ties included); the p-values of all pairs are adjusted by
-Holm's step-down method (Holm 1979).
+loss where f_star is unknown). A pair is a win only when the two final values differ by
+more than a practical tolerance: `RTOL` of the larger, and never less than the float
+precision of f* (`outcomes`); closer values tie. Diverged and failed runs count as worse than
+every finished one. Seeds that repeat the same pair of runs count once. The test is the
+Wilcoxon signed-rank test (`signed_rank_test`: zero differences dropped, exact for up to
+`EXACT_MAX` pairs, ties included); the p-values of all pairs are adjusted by Holm's step-down
+method (Holm 1979).
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from matplotlib.figure import Figure
 
 from reports._convergence import FLOOR
 from reports._load import with_solver
+from reports._metrics import rounding_tolerance
 from reports._select import finals
 from reports._style import CHAR_IN, TICKS_IN, finish, legend_label, new_figure, plot_context
 
 __all__ = [
     "ALPHA",
     "EXACT_MAX",
+    "RTOL",
     "holm",
+    "outcomes",
     "paired_scores",
     "signed_rank_test",
     "win_loss",
@@ -37,6 +43,9 @@ ALPHA = 0.05
 
 EXACT_MAX = 50
 """Up to this many non-zero differences the signed-rank test's p-value is exact."""
+
+RTOL = 1e-2
+"""Final values within this relative difference of each other tie (no win, no loss)."""
 
 
 def _midranks(values: np.ndarray) -> np.ndarray:
@@ -137,14 +146,22 @@ def paired_scores(results: pd.DataFrame) -> pd.DataFrame:
     f_star is unknown and all losses are positive (the loss itself otherwise). Runs that
     diverged or failed score one above the worst finished run of their problem.
     """
+    return _finals(results)["score"]
+
+
+def _finals(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """(problem, seed) x solver frames: ``score`` (see `paired_scores`), ``value`` (the
+    final gap or best loss), ``bad`` (diverged or failed) and ``floor`` (the float precision
+    of f*, `rounding_tolerance`, in the run's dtype)."""
     results = with_solver(results)
     last = finals(results)
     if last.empty:
-        return pd.DataFrame()
+        return {k: pd.DataFrame() for k in ("score", "value", "bad", "floor")}
     frames = []
     for _, rows in last.groupby("problem", sort=True):
         value = rows["value"].astype(float)
-        if rows["gap"].notna().any():
+        known = rows["gap"].notna().any()
+        if known:
             score = np.log10(value.clip(lower=FLOOR))
         elif (value > 0).all():
             score = np.log10(value)
@@ -152,33 +169,101 @@ def paired_scores(results: pd.DataFrame) -> pd.DataFrame:
             score = value
         bad = (rows["status"] != "ok") | ~np.isfinite(score)
         worst = score[~bad].max() if (~bad).any() else 0.0
-        frames.append(rows.assign(score=score.where(~bad, worst + 1.0)))
+        scale = rows["f_star"].astype(float) if known else value.abs()
+        dtypes = rows["dtype"] if "dtype" in rows else pd.Series("float64", index=rows.index)
+        floor = [float(rounding_tolerance(f, d)) for f, d in zip(scale.fillna(0.0), dtypes)]
+        frames.append(rows.assign(score=score.where(~bad, worst + 1.0), bad=bad, floor=floor))
     scored = pd.concat(frames)
-    return scored.pivot_table(
-        index=["problem", "seed"], columns="solver", values="score", aggfunc="first"
-    )
+    return {
+        column: scored.pivot_table(
+            index=["problem", "seed"], columns="solver", values=column, aggfunc="first"
+        )
+        for column in ("score", "value", "bad", "floor")
+    }
 
 
-def win_loss(results: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
+def outcomes(
+    value_a: np.ndarray,
+    value_b: np.ndarray,
+    bad_a: np.ndarray,
+    bad_b: np.ndarray,
+    floor: np.ndarray,
+    *,
+    rtol: float = RTOL,
+) -> np.ndarray:
+    r"""-1 where a wins, +1 where b wins, 0 for a tie, pair by pair.
+
+    Finished runs with final values :math:`a, b` (gaps, or best losses where f* is unknown)
+    tie when :math:`|a - b| \le \max(\text{rtol} \cdot \max(|a|, |b|), \epsilon_{f^*})`,
+    with :math:`\epsilon_{f^*}` the float precision of f* (`rounding_tolerance`), so two
+    runs in the same minimum, one jittering by the step size, tie. A run that diverged or
+    failed loses to a finished one; two such runs tie.
+
+    Example:
+        >>> outcomes(np.array([1.0, 1.0, 1e-15]), np.array([1.0005, 2.0, 0.0]),
+        ...          np.zeros(3, bool), np.zeros(3, bool), np.full(3, 1e-14)).tolist()
+        [0, -1, 0]
+    """
+    with np.errstate(invalid="ignore"):  # NaN or inf values belong to bad runs, decided below
+        gap = np.abs(value_a - value_b)
+        tolerance = np.maximum(rtol * np.maximum(np.abs(value_a), np.abs(value_b)), floor)
+        sign = np.nan_to_num(np.where(gap <= tolerance, 0.0, np.sign(value_a - value_b)))
+    sign = sign.astype(int)
+    sign = np.where(bad_a & ~bad_b, 1, sign)
+    sign = np.where(bad_b & ~bad_a, -1, sign)
+    return np.where(bad_a & bad_b, 0, sign)
+
+
+def win_loss(results: pd.DataFrame, *, alpha: float = ALPHA, rtol: float = RTOL) -> pd.DataFrame:
     """Wins, losses and the Holm-adjusted Wilcoxon test for every ordered pair of solvers.
+
+    Pairs are the (problem, seed) both solvers ran, counted once when several seeds repeat
+    the same pair of runs (distinct runs, as the metrics count them). A pair is a win only
+    when the final values differ by more than the tolerance (`outcomes`: relative `rtol`,
+    never finer than the float precision of f*), else a tie. The signed-rank test runs on
+    the log-scale differences with ties as zero differences.
 
     Args:
         results: the results table.
         alpha: the family-wise significance level.
+        rtol: the relative tolerance below which two final values tie.
 
     Returns:
         One row per ordered pair (``a``, ``b``): ``wins`` (a better), ``losses``, ``ties``,
-        ``n`` (pairs compared), ``p`` (two-sided Wilcoxon signed-rank test,
-        `signed_rank_test`), ``p_holm`` and ``significant``
-        (``p_holm < alpha`` and a wins more often than it loses).
+        ``n`` (distinct pairs compared), ``p`` (two-sided Wilcoxon signed-rank test,
+        `signed_rank_test`), ``p_holm``, ``significant`` (``p_holm < alpha``: the same on
+        both rows of a pair) and ``better`` (the solver of the pair that wins more often
+        when significant, else empty).
     """
-    scores = paired_scores(results)
+    tables = _finals(results)
+    scores = tables["score"]
     solvers = [str(s) for s in scores.columns]
     rows = []
     for a, b in itertools.combinations(solvers, 2):
-        both = scores[[a, b]].dropna()
-        d = (both[a] - both[b]).to_numpy(dtype=float)
-        wins, losses = int((d < 0).sum()), int((d > 0).sum())
+        both = pd.concat(
+            {
+                "sa": scores[a],
+                "sb": scores[b],
+                "va": tables["value"][a],
+                "vb": tables["value"][b],
+                "ba": tables["bad"][a],
+                "bb": tables["bad"][b],
+                "floor": tables["floor"][[a, b]].max(axis=1),
+            },
+            axis=1,
+        ).dropna(subset=["sa", "sb"])
+        both = both.reset_index().drop_duplicates(["problem", "sa", "sb", "va", "vb", "ba", "bb"])
+        sign = outcomes(
+            both["va"].to_numpy(float),
+            both["vb"].to_numpy(float),
+            both["ba"].to_numpy(bool),
+            both["bb"].to_numpy(bool),
+            both["floor"].fillna(0.0).to_numpy(float),
+            rtol=rtol,
+        )
+        d = np.where(sign == 0, 0.0, (both["sa"] - both["sb"]).to_numpy(dtype=float))
+        d = np.where((sign != 0) & (d == 0), sign.astype(float), d)  # a decided pair is non-zero
+        wins, losses = int((sign < 0).sum()), int((sign > 0).sum())
         p = signed_rank_test(d) if wins + losses > 0 else 1.0
         rows.append(
             {
@@ -195,18 +280,23 @@ def win_loss(results: pd.DataFrame, *, alpha: float = ALPHA) -> pd.DataFrame:
     table["p_holm"] = holm(table["p"].to_numpy())
     mirror = table.rename(columns={"a": "b", "b": "a", "wins": "losses", "losses": "wins"})
     both = pd.concat([table, mirror], ignore_index=True)
-    both["significant"] = (both["p_holm"] < alpha) & (both["wins"] > both["losses"])
-    cols = ["a", "b", "wins", "losses", "ties", "n", "p", "p_holm", "significant"]
+    both["significant"] = both["p_holm"] < alpha
+    both["better"] = np.where(
+        both["significant"],
+        np.where(both["wins"] >= both["losses"], both["a"], both["b"]),
+        "",
+    )
+    cols = ["a", "b", "wins", "losses", "ties", "n", "p", "p_holm", "significant", "better"]
     return both[cols].sort_values(["a", "b"], ignore_index=True)
 
 
-def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
+def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA, rtol: float = RTOL) -> Figure:
     """The matrix: the row solver's share of wins against the column solver.
 
-    Cells read ``wins–losses``; a star marks a row solver significantly better after Holm's
-    correction at `alpha`.
+    Cells read ``wins–losses``; a star marks a significant pair after Holm's correction at
+    `alpha`, on both of its cells (the colour says which side wins).
     """
-    table = win_loss(results, alpha=alpha)
+    table = win_loss(results, alpha=alpha, rtol=rtol)
     solvers = sorted(set(table["a"]) | set(table["b"]))
     n = len(solvers)
     share = pd.DataFrame(np.nan, index=solvers, columns=solvers)
@@ -229,7 +319,10 @@ def win_loss_figure(results: pd.DataFrame, *, alpha: float = ALPHA) -> Figure:
         ax.set_yticks(np.arange(n) + 0.5, labels, rotation=0, verticalalignment="center")
         ax.set_xlabel("against")
         ax.set_ylabel("solver")
-        ax.set_title(f"wins–losses over (problem, seed)\n* Holm-adjusted Wilcoxon p < {alpha:g}")
+        ax.set_title(
+            f"wins–losses over (problem, seed); within {100 * rtol:g}% is a tie\n"
+            f"* Holm-adjusted Wilcoxon p < {alpha:g} (on both cells of a pair)"
+        )
         finish(fig, left=0.45 + longest, bottom=TICKS_IN + 0.5 * longest)
         mesh = ax.collections[0]
         bar = fig.colorbar(mesh, ax=ax, label="share of wins (row against column)")  # type: ignore[arg-type]

@@ -51,7 +51,37 @@ def test_list_optimizers_shows_defaults_and_spaces(capsys: pytest.CaptureFixture
     # `spec` runs as it stands (tests/test_documented_specs.py builds every one of them)
     assert rows["adam"]["spec"] == "adam"
     assert rows["restarts"]["spec"] == "restarts(adam)"
-    assert rows["random_search"]["spec"] == "random_search"
+    assert rows["random-search"]["spec"] == "random-search"  # kebab-case, like every name
+    assert "random_search" not in rows  # the old spelling still runs, but is not listed
+    assert rows["random-search"]["defaults"] == {"batch": 1}  # wrappers list their options
+    assert rows["restarts"]["defaults"]["mode"] == "parallel"
+
+
+def test_list_shows_every_problems_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["ellipsoid"]["options"] == {"dim": 2, "condition": 1e6, "rotated": False}
+    assert rows["beale"]["options"] == {}
+    assert cli(["list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("ellipsoid"))
+    assert "condition=1000000.0" in line
+    assert "rotated=false" in line
+
+
+def test_list_name_shows_one_problem_in_full(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "ellipsoid"]) == 0
+    out = capsys.readouterr().out
+    assert "condition=1000000.0" in out
+    assert "the condition number kappa" in out  # what the option does, from the docstring
+    assert "rotated=false" in out
+    assert "instance=" in out  # the options every problem has
+    assert "f*:" in out
+    assert cli(["list", "ellipsoid:dim=4", "--json"]) == 0
+    detail = json.loads(capsys.readouterr().out)
+    assert detail["dim"] == 4
+    assert detail["options"]["condition"]["default"] == 1e6
+    assert cli(["list", "elipsoid"]) == 2
+    assert "did you mean 'ellipsoid'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from torch import Tensor
 import optimizers
 import problems
 from optimizers import Context, RandomSearch, Restarts
-from problems import Problem, Spec, SpecError
+from problems import OptbenchError, Problem, Spec, SpecError
 
 HIMMELBLAU_MINIMA = (
     (3.0, 2.0),
@@ -104,9 +105,10 @@ def drive(method, problem: Problem, x0: Tensor, steps: int, *, seed: int = 0):
 @pytest.mark.parametrize(
     ("spec", "label"),
     [
-        ("random_search", "random_search"),
-        ("random_search(batch=1)", "random_search"),
-        ("random_search(batch=4)", "random_search(batch=4)"),
+        ("random-search", "random-search"),
+        ("random_search", "random-search"),  # the old spelling, an alias
+        ("random-search(batch=1)", "random-search"),
+        ("random_search(batch=4)", "random-search(batch=4)"),
         ("restarts(adam,n=32)", "restarts(adam,n=32)"),
         (
             "restarts(adam:lr=0.01,n=32,mode=sequential)",
@@ -127,8 +129,19 @@ def test_label_round_trips(spec: str, label: str) -> None:
 
 
 def test_registered_and_exported() -> None:
-    assert {"random_search", "restarts"} <= set(optimizers.WRAPPERS.names())
+    assert {"random-search", "restarts"} <= set(optimizers.WRAPPERS.names())
+    assert "random_search" not in optimizers.WRAPPERS.names()  # an alias: works, not listed
+    assert isinstance(optimizers.method("random-search"), RandomSearch)
     assert isinstance(optimizers.method("random_search"), RandomSearch)
+
+
+@pytest.mark.parametrize(
+    ("spec", "near"),
+    [("random-serch", "random-search"), ("restart(adam)", "restarts"), ("adamm", "adam")],
+)
+def test_unknown_names_suggest_wrappers_too(spec: str, near: str) -> None:
+    with pytest.raises(OptbenchError, match=f"did you mean '{re.escape(near)}'"):
+        optimizers.method(spec)
     assert isinstance(optimizers.method("restarts(sgd,n=2)"), Restarts)
 
 

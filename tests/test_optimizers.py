@@ -215,7 +215,11 @@ def _escape(text: str) -> str:
         ),
         ("adamm", UnknownNameError, r"unknown optimizer 'adamm'; did you mean 'adam'\? Known: "),
         ("adam:lr", SpecError, r"bad option 'lr'"),
-        ("restarts2(adam)", SpecError, r"^.restarts2. is not a wrapper; known wrappers: "),
+        (
+            "restarts2(adam)",
+            SpecError,
+            r"^.restarts2. is not a wrapper \(did you mean 'restarts'\?\); known wrappers: ",
+        ),
     ],
 )
 def test_bad_specs_fail_with_one_line(spec: str, error: type, message: str) -> None:
