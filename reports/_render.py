@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from contextvars import ContextVar
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 
 from reports._convergence import MAX_FACETS, convergence_figure
 from reports._devices import device_figure
-from reports._encoder import PngEncoder
 from reports._ecdf import ecdf_figure
+from reports._encoder import PngEncoder
 from reports._heldout import heldout_figure
 from reports._landscape import MAX_LANDSCAPES, landscape_figure
 from reports._load import load_runs, with_solver
