@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -199,6 +199,7 @@ def _advance_fn(
     tracker: TargetTracker | None,
     f_star: float,
     stochastic: bool,
+    fused: bool = False,
 ) -> Callable[..., MethodState]:
     """The whole step of every row, recording included, as one function of tensors.
 
@@ -209,7 +210,9 @@ def _advance_fn(
     target tracker's first-hit table and the evaluation count ``evals_total`` (when the
     state reports ``"evals"``). Nine ``[R]``-sized ops besides the method's step.
     It is the same function eager and compiled: everything it reads from the host (the
-    method's hyperparameters, ``f_star``) is a constant of the cell.
+    method's hyperparameters, ``f_star``) is a constant of the cell. ``fused=True`` (the
+    compiled step) tracks targets with elementwise ops the compiler fuses
+    (`TargetTracker.update`).
     """
 
     def advance(
@@ -231,7 +234,8 @@ def _advance_fn(
         if not stochastic:
             torch.where(alive, torch.fmin(best, loss), best, out=best)
             if tracker is not None:
-                tracker.update(best - f_star if f_star != 0.0 else best, k)
+                gap = best - f_star if f_star != 0.0 else best
+                tracker.update(gap, k, elementwise=fused)
         return state
 
     return advance
@@ -279,7 +283,8 @@ def run_rows(
     rows = x0.shape[0]
     row_seeds = list(range(rows)) if row_seeds is None else list(row_seeds)
     generator = torch.Generator(device=device).manual_seed(seed)
-    ctx = Context(problem, generator, device, dtype)
+    mode = step_mode_for(compile, problem, rows, steps, device)
+    ctx = Context(problem, generator, device, dtype, tensor_hp=mode == "compiled")
     current = [0]
     train_loss = problem.train_loss(row_seeds, device, dtype)
     objective = make_objective(train_loss, current)
@@ -287,7 +292,6 @@ def run_rows(
     ckpts = sorted({c for c in checkpoints if 0 <= c <= steps} | {0, steps})
     f_star = 0.0 if problem.f_star is None else problem.f_star
     tracker = TargetTracker(list(targets), rows, device, dtype) if targets else None
-    mode = step_mode_for(compile, problem, rows, steps, device)
 
     def advance_for(which: str) -> Callable[..., MethodState]:
         functional = which == "compiled"
@@ -298,11 +302,13 @@ def run_rows(
             tracker=tracker,
             f_star=f_star,
             stochastic=stochastic,
+            fused=functional,
         )
         return _compile(fn) if functional else fn
 
     advance = advance_for(mode)
-    state = method.init(x0.clone(), ctx)
+    warm = min(max(warmup, 2 if mode == "compiled" else 0), max(steps, 1))
+    state = method.init(x0.clone(), ctx)  # the warm-up's own copy (the run's is made below)
     counted = "evals" in state  # the method reports per-row evaluations of each step
 
     def fresh() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
@@ -315,12 +321,11 @@ def run_rows(
         )
 
     warmup_s = 0.0
-    warm = min(max(warmup, 2 if mode == "compiled" else 0), max(steps, 1))
     if warm > 0:
         _sync(device)
         begin = time.perf_counter()
         try:
-            _warm_up(advance, method.init(x0.clone(), ctx), fresh(), warm, current)
+            _warm_up(advance, state, fresh(), warm, current)
         except Exception as error:  # any compiler failure means: run eagerly
             if mode != "compiled":
                 raise
@@ -331,6 +336,7 @@ def run_rows(
                 RuntimeWarning,
                 stacklevel=2,
             )
+            ctx = replace(ctx, tensor_hp=False)
             mode, advance = "eager", advance_for("eager")
             _warm_up(advance, method.init(x0.clone(), ctx), fresh(), warm, current)
         _sync(device)
@@ -338,6 +344,7 @@ def run_rows(
         generator.manual_seed(seed)
         if tracker is not None:
             tracker.reset()
+        state = method.init(x0.clone(), ctx)
 
     n_ckpt = len(ckpts)
     loss_buf = torch.full((n_ckpt, rows), float("nan"), device=device, dtype=dtype)

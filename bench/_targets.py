@@ -34,13 +34,27 @@ class TargetTracker:
         """Forget every hit (after warm-up steps)."""
         self.first.fill_(NEVER)
 
-    def update(self, value: Tensor, step: Tensor) -> None:
+    def reset(self) -> None:
+        """Forget every hit (after warm-up steps)."""
+        self.first.fill_(NEVER)
+
+    def update(self, value: Tensor, step: Tensor, *, elementwise: bool = False) -> None:
         """Record that at `step` (an int32 tensor broadcastable to ``[R, 1]``, e.g. 0-d) the
         rows' monotone `value` (``[R]``) was reached.
 
         ``searchsorted(..., right=False)`` counts the targets strictly below the value: a
         value equal to a target reaches it, as ``value <= target`` says.
+
+        ``elementwise=True`` computes the same table as one ``[R, T]`` comparison
+        (``first = min(first, step where value <= target)``), which `torch.compile` fuses
+        into the step's kernel; eagerly it would be T times the memory traffic, and
+        ``searchsorted`` and ``scatter_reduce`` are library calls the compiler cannot fuse.
         """
+        if elementwise:
+            first = self.first[:, : self._count]
+            reached = value.unsqueeze(-1) <= self.ascending
+            torch.minimum(first, torch.where(reached, step, NEVER).to(torch.int32), out=first)
+            return
         column = torch.searchsorted(self.ascending, value.unsqueeze(-1))
         self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")
 
