@@ -136,7 +136,7 @@ def step_mode_for(
     (minibatch losses, whose batch index comes from the host step by step) always run eagerly.
     """
     if compile not in COMPILE_CHOICES:
-        msg = f"compile must be true, false or \"auto\", got {compile!r}"
+        msg = f'compile must be true, false or "auto", got {compile!r}'
         raise SpecError(msg)
     if compile is False or problem.stream is not None:
         return "eager"
@@ -325,7 +325,9 @@ def run_rows(
         _sync(device)
         begin = time.perf_counter()
         try:
-            _warm_up(advance, state, fresh(), warm, current)
+            with warnings.catch_warnings():  # torch's own deprecations, raised while compiling
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _warm_up(advance, state, fresh(), warm, current)
         except Exception as error:  # any compiler failure means: run eagerly
             if mode != "compiled":
                 raise
@@ -452,6 +454,9 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     cell on a process silently back to eager, so the limit is raised (once, process-wide)
     to `RECOMPILE_LIMIT`.
     """
+    with warnings.catch_warnings():  # inductor imports torch.utils.mkldnn, deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.fx.experimental.optimization  # noqa: F401
     config = torch._dynamo.config
     config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
     config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, RECOMPILE_LIMIT)

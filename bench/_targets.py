@@ -34,10 +34,6 @@ class TargetTracker:
         """Forget every hit (after warm-up steps)."""
         self.first.fill_(NEVER)
 
-    def reset(self) -> None:
-        """Forget every hit (after warm-up steps)."""
-        self.first.fill_(NEVER)
-
     def update(self, value: Tensor, step: Tensor, *, elementwise: bool = False) -> None:
         """Record that at `step` (an int32 tensor broadcastable to ``[R, 1]``, e.g. 0-d) the
         rows' monotone `value` (``[R]``) was reached.
