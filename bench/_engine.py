@@ -456,7 +456,7 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     """
     with warnings.catch_warnings():  # inductor imports torch.utils.mkldnn, deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
-        import torch.fx.experimental.optimization  # noqa: F401
+        import torch.fx.experimental.optimization
     config = torch._dynamo.config
     config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
     config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, RECOMPILE_LIMIT)

@@ -12,6 +12,8 @@ a tighter one. That costs two ``[R]``-sized ops per step instead of an ``[R, T]`
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -26,6 +28,7 @@ class TargetTracker:
     def __init__(self, targets: list[float], rows: int, device: torch.device, dtype: torch.dtype):
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         self.ascending = torch.tensor(self.targets[::-1], device=device, dtype=dtype)
+        self.padded = torch.cat([self.ascending, self.ascending.new_full((1,), -math.inf)])
         count = len(self.targets)
         self.first = torch.full((rows, count + 1), NEVER, device=device, dtype=torch.int32)
         self._count = count
@@ -46,10 +49,10 @@ class TargetTracker:
         into the step's kernel; eagerly it would be T times the memory traffic, and
         ``searchsorted`` and ``scatter_reduce`` are library calls the compiler cannot fuse.
         """
-        if elementwise:
-            first = self.first[:, : self._count]
-            reached = value.unsqueeze(-1) <= self.ascending
-            torch.minimum(first, torch.where(reached, step, NEVER).to(torch.int32), out=first)
+        if elementwise:  # the whole table (the last column never reached): out= contiguous
+            reached = value.unsqueeze(-1) <= self.padded
+            now = torch.where(reached, step, NEVER).to(torch.int32)
+            torch.minimum(self.first, now, out=self.first)
             return
         column = torch.searchsorted(self.ascending, value.unsqueeze(-1))
         self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")

@@ -24,7 +24,12 @@ from bench._engine import AUTO_COMPILE_RUN_STEPS, run_rows, step_mode_for
 from problems import SpecError
 
 CORE = ["sgd", "momentum", "nesterov", "adam", "adamw", "amsgrad", "adagrad", "rmsprop"]
-WRAPPERS = ["random-search", "restarts(adam:lr=0.05,n=3)", "restarts(sgd:lr=0.001,n=2,patience=5)"]
+WRAPPERS = [
+    "random_search",
+    "random_search(batch=3)",
+    "restarts(adam:lr=0.05,n=3)",
+    "restarts(sgd:lr=0.001,n=2,mode=sequential,window=5)",
+]
 
 
 def _run(spec: str, compile: bool, *, problem: str = "rosenbrock", steps: int = 30, rows: int = 6):
@@ -72,6 +77,7 @@ def test_compiled_adam_equals_eager_and_reports_its_compile_time() -> None:
 def test_no_recompilation_over_steps_nor_across_cells_of_one_shape() -> None:
     """One graph for 200 steps of one cell, and none more for a second cell of the same
     shape whose hyperparameters differ (they are tensor inputs, not constants)."""
+    torch._dynamo.reset()  # forget graphs other tests compiled
     counters.clear()
     first = _run("adagrad:lr=0.1", True, steps=200)
     graphs = counters["stats"]["unique_graphs"]

@@ -271,8 +271,8 @@ def mlp_records(*, quick: bool = False, device: str = "cpu") -> list[dict[str, o
     bandwidth = copy_bandwidth(torch.device(device))
     records: list[dict[str, object]] = []
     for row in table:
-        width = int(row["width"])  # type: ignore[call-overload]
-        params = sum(o * i + o for o, i in layer_shapes([int(row["inputs"]), width, width, 1]))  # type: ignore[call-overload]
+        width, inputs = int(str(row["width"])), int(str(row["inputs"]))
+        params = sum(o * i + o for o, i in layer_shapes([inputs, width, width, 1]))
         floor = bandwidth / (2 * 4 * 4 * params)  # x, grad, exp_avg, exp_avg_sq; float32
         for mode, variant in (("per-run", "plain"), ("eager", "harness")):
             rate = 1e3 / float(row[f"{variant}_ms"])  # type: ignore[arg-type]
