@@ -152,3 +152,21 @@ def test_results_say_which_path_each_cell_ran() -> None:
     eager = run_cell(bench.Study(["himmelblau"], ["adam:lr=0.05"], seeds=2, steps=20).cells()[0])
     assert set(eager["step_mode"]) == {"eager"}
     assert frame["warmup_s"].iloc[0] > eager["warmup_s"].iloc[0]
+
+
+def test_bench_run_takes_compile_flag_over_the_file(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    from bench._cli import main as cli
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'problems = ["sphere"]\noptimizers = ["sgd"]\nseeds = 2\nsteps = 3\ncompile = true\n'
+    )
+    out = tmp_path / "run"
+    assert cli(["run", str(path), "--compile", "false", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "meta.json").read_text())["study"]["compile"] is False
+    frame = pd.concat(pd.read_parquet(p) for p in (out / "parts").glob("*.parquet"))
+    assert set(frame["step_mode"].dropna()) == {"eager"}
