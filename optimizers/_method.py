@@ -152,7 +152,7 @@ class Local:
         return MethodInfo(self.config.optimizer.name, self.config.label, hp=hp)
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
-        config = self.config.to(x0, scalars=ctx.tensor_hp)
+        config = self.config.to(x0, scalars=ctx is not None and ctx.tensor_hp)
         return {"x": x0, "opt": self.config.init(x0), "config": config}
 
     def step(self, state: MethodState, objective: Objective, ctx: Context) -> MethodState:
