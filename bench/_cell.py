@@ -57,6 +57,7 @@ def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> 
             warmup=study.warmup,
             traced_rows=traced,
             seed=study.seeds[0],
+            compile=study.compile,  # type: ignore[arg-type]  # validated by Study
         )
     except Exception as error:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
@@ -138,6 +139,7 @@ def _table(
         "f_star": f_star,
         "optimizer_name": info.name,
         "warmup_s": trace.warmup_s,
+        "step_mode": trace.step_mode,
         "step_time_s": step_time,
         "evals_per_step": per_eval,
         "mode": _mode(method),

@@ -101,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         help="skip cells already finished in RUN_DIR (or in --out)",
     )
     run.add_argument(
+        "--compile",
+        nargs="?",
+        const="true",
+        choices=["true", "false", "auto"],
+        help="run each cell's step under torch.compile (default: the file's, else auto:"
+        " only cells large enough to repay the compilation)",
+    )
+    run.add_argument(
         "--workers", type=int, default=1, help="cells in parallel processes (default: 1)"
     )
     run.add_argument(
@@ -197,6 +205,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
         "dtype": args.dtype,
         "name": args.name,
         "devices": args.device.split(",") if args.device else None,
+        "compile": {"true": True, "false": False, "auto": "auto", None: None}[args.compile],
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if (args.evals is not None or args.epochs is not None) and args.steps is None:

@@ -6,23 +6,61 @@ turns NaN or infinite is frozen and marked with `torch.where`, and first-hitting
 targets are tracked on the device (`TargetTracker`). Wall time is read only at checkpoints,
 after a device synchronisation; the time spent recording a checkpoint and the warm-up steps
 are excluded from it.
+
+The whole step (loss, gradient, update, divergence marking and target tracking) is one
+function, `_Advance`, which runs as it is (``step_mode="eager"``) or under `torch.compile`
+(``"compiled"``): it creates no tensor from host data and its step counter is a device
+tensor, so the compiled code is traced once per shape and reused from step to step and
+across cells of the same shape. `step_mode_for` picks the mode from a study's ``compile``
+setting (``True``, ``False`` or ``"auto"``); a compilation that fails falls back to eager with
+one warning, and the trace says which mode ran.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from bench._sync import synchronize as _sync
 from bench._targets import TargetTracker
-from optimizers import Context, Method, uniform_starts
-from problems import Problem
+from optimizers import Context, Method, MethodState, Objective, uniform_starts
+from problems import Problem, SpecError
 
-__all__ = ["Trace", "make_objective", "run_rows", "starts"]
+__all__ = [
+    "AUTO_COMPILE_RUN_STEPS",
+    "COMPILE_CHOICES",
+    "STEP_MODES",
+    "CompileChoice",
+    "Trace",
+    "make_objective",
+    "run_rows",
+    "starts",
+    "step_mode_for",
+]
+
+STEP_MODES = ("eager", "compiled", "graph")
+"""How a cell's steps ran: as Python calls of torch ops, under `torch.compile`, or replayed
+from a captured CUDA graph (`bench perf` only)."""
+
+CompileChoice = bool | Literal["auto"]
+COMPILE_CHOICES: tuple[CompileChoice, ...] = (True, False, "auto")
+
+AUTO_COMPILE_RUN_STEPS = 200_000_000
+"""``compile = "auto"`` compiles a cell from this many run-steps (rows x steps) up.
+
+Break-even measured on the 2-core CPU machine (docs/PERFORMANCE.md, "compile = auto"):
+compiling the step of a 2-D landscape takes 10 to 25 s there (first compilation of a shape
+in a process; inductor's on-disk cache shortens later ones), and the compiled step saves
+about 5e-8 s per run-step against eager at R = 10^4 (eager ~2e7 run-steps/s, compiled
+~1e8): 15 s / 7.5e-8 s is about 2e8 run-steps. The default study's cells (10 seeds x a few
+thousand steps) stay far below it and run eagerly.
+"""
 
 
 @dataclass
@@ -42,17 +80,38 @@ class Trace:
     diverged_at: Tensor  # [R] step at which the row's loss became non-finite (-1: never)
     positions: Tensor | None  # [C, K, d] points of the first K rows (2-D problems)
     warmup_s: float = 0.0
+    step_mode: str = "eager"  # one of STEP_MODES: how the steps ran
     evals: Tensor | None = None  # [C, R] evaluations counted by the method (None: steps x rate)
     extra: dict[str, object] = field(default_factory=dict)
 
 
 def make_objective(
-    train_loss: Callable[[Tensor, int], Tensor], step: list[int]
-) -> Callable[[Tensor, bool], tuple[Tensor, Tensor | None]]:
+    train_loss: Callable[[Tensor, int], Tensor], step: list[int], *, functional: bool = False
+) -> Objective:
     """``objective(x, need_grad) -> (loss[R], grad[R, d] | None)`` at the current ``step[0]``.
 
     Rows are independent, so the gradient of the summed loss is every row's own gradient.
+    The eager objective calls `torch.autograd.grad`; ``functional=True`` builds the same
+    gradient with `torch.func.grad_and_value`, which `torch.compile` traces into the step's
+    graph (dynamo does not trace `torch.autograd.grad`). Only deterministic losses are
+    traced: the functional objective reads ``step[0]`` as 0.
     """
+    if functional:
+
+        def summed(x: Tensor) -> tuple[Tensor, Tensor]:
+            loss = train_loss(x, 0)
+            return loss.sum(), loss
+
+        grad_and_value = torch.func.grad_and_value(summed, has_aux=True)
+
+        def traced(x: Tensor, need_grad: bool) -> tuple[Tensor, Tensor | None]:
+            if not need_grad:
+                with torch.no_grad():
+                    return train_loss(x, 0), None
+            grad, (_, loss) = grad_and_value(x)
+            return loss, grad
+
+        return traced
 
     def objective(x: Tensor, need_grad: bool) -> tuple[Tensor, Tensor | None]:
         if not need_grad:
@@ -65,6 +124,25 @@ def make_objective(
         return loss.detach(), grad
 
     return objective
+
+
+def step_mode_for(
+    compile: CompileChoice, problem: Problem, rows: int, steps: int, device: torch.device
+) -> str:
+    """The step mode a cell runs: ``"compiled"`` or ``"eager"``.
+
+    ``compile=False`` is eager; ``True`` compiles; ``"auto"`` compiles only cells of at least
+    `AUTO_COMPILE_RUN_STEPS` run-steps, where compiling pays for itself. Stochastic problems
+    (minibatch losses, whose batch index comes from the host step by step) always run eagerly.
+    """
+    if compile not in COMPILE_CHOICES:
+        msg = f'compile must be true, false or "auto", got {compile!r}'
+        raise SpecError(msg)
+    if compile is False or problem.stream is not None:
+        return "eager"
+    if compile == "auto":
+        return "compiled" if rows * steps >= AUTO_COMPILE_RUN_STEPS else "eager"
+    return "compiled"
 
 
 def starts(
@@ -113,6 +191,56 @@ class _SyncGuard:
             torch.cuda.set_sync_debug_mode("default")
 
 
+def _advance_fn(
+    method: Method,
+    objective: Objective,
+    ctx: Context,
+    *,
+    tracker: TargetTracker | None,
+    f_star: float,
+    stochastic: bool,
+    fused: bool = False,
+) -> Callable[..., MethodState]:
+    """The whole step of every row, recording included, as one function of tensors.
+
+    ``advance(state, alive, best, diverged_at, k, evals_total) -> state`` takes one step of
+    `method` and updates, in place: the step counter ``k`` (0-d int32), ``alive`` and
+    ``diverged_at`` (a row whose loss is NaN or infinite is marked with the step and stays
+    dead), ``best`` (best loss so far of the live rows, for deterministic problems), the
+    target tracker's first-hit table and the evaluation count ``evals_total`` (when the
+    state reports ``"evals"``). Nine ``[R]``-sized ops besides the method's step.
+    It is the same function eager and compiled: everything it reads from the host (the
+    method's hyperparameters, ``f_star``) is a constant of the cell. ``fused=True`` (the
+    compiled step) tracks targets with elementwise ops the compiler fuses
+    (`TargetTracker.update`).
+    """
+
+    def advance(
+        state: MethodState,
+        alive: Tensor,
+        best: Tensor,
+        diverged_at: Tensor,
+        k: Tensor,
+        evals_total: Tensor | None,
+    ) -> MethodState:
+        k.add_(1)
+        state = method.step(state, objective, ctx)
+        loss = state["loss"]
+        finite = torch.isfinite(loss)
+        diverged_at.masked_fill_(torch.gt(alive, finite), k)  # alive and not finite: newly
+        alive.logical_and_(finite)
+        if evals_total is not None:
+            evals_total.add_(state["evals"])
+        if not stochastic:
+            torch.where(alive, torch.fmin(best, loss), best, out=best)
+            if tracker is not None:
+                gap = best - f_star if f_star != 0.0 else best
+                tracker.update(gap, k, elementwise=fused)
+        return state
+
+    return advance
+
+
 def run_rows(
     problem: Problem,
     method: Method,
@@ -128,6 +256,7 @@ def run_rows(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     check_sync: bool = False,
+    compile: CompileChoice = False,
 ) -> Trace:
     """Advance all rows of `x0` by `steps` steps of `method` on `problem`.
 
@@ -140,34 +269,84 @@ def run_rows(
         targets: precisions on the gap ``best - f_star`` (on the best loss when f_star is unknown).
         row_seeds: per-row seeds for stochastic problems (default: 0..R-1).
         seconds: optional wall-time budget; checked at checkpoints.
-        warmup: steps run on a throwaway copy first (compilation, caches), timed separately.
+        warmup: steps run on a throwaway copy first (compilation, caches), timed separately;
+            at least 2 when the step is compiled (the compilation happens there).
         traced_rows: record the points of the first K rows at every checkpoint.
         seed: seeds the device generator the method may sample from.
         progress: called as ``progress(step, steps)`` at each checkpoint (outside the timing).
         check_sync: on CUDA, make any host synchronisation between checkpoints an error
             (``torch.cuda.set_sync_debug_mode("error")``); used by the tests.
+        compile: run the step under `torch.compile` (``True``), eagerly (``False``) or where
+            it pays (``"auto"``, `step_mode_for`); ``Trace.step_mode`` says which ran.
     """
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
     row_seeds = list(range(rows)) if row_seeds is None else list(row_seeds)
     generator = torch.Generator(device=device).manual_seed(seed)
-    ctx = Context(problem, generator, device, dtype)
+    mode = step_mode_for(compile, problem, rows, steps, device)
+    ctx = Context(problem, generator, device, dtype, tensor_hp=mode == "compiled")
     current = [0]
-    objective = make_objective(problem.train_loss(row_seeds, device, dtype), current)
+    train_loss = problem.train_loss(row_seeds, device, dtype)
+    objective = make_objective(train_loss, current)
     stochastic = problem.stream is not None
     ckpts = sorted({c for c in checkpoints if 0 <= c <= steps} | {0, steps})
+    f_star = 0.0 if problem.f_star is None else problem.f_star
+    tracker = TargetTracker(list(targets), rows, device, dtype) if targets else None
+
+    def advance_for(which: str) -> Callable[..., MethodState]:
+        functional = which == "compiled"
+        fn = _advance_fn(
+            method,
+            make_objective(train_loss, current, functional=True) if functional else objective,
+            ctx,
+            tracker=tracker,
+            f_star=f_star,
+            stochastic=stochastic,
+            fused=functional,
+        )
+        return _compile(fn) if functional else fn
+
+    advance = advance_for(mode)
+    warm = min(max(warmup, 2 if mode == "compiled" else 0), max(steps, 1))
+    state = method.init(x0.clone(), ctx)  # the warm-up's own copy (the run's is made below)
+    counted = "evals" in state  # the method reports per-row evaluations of each step
+
+    def fresh() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+        return (
+            torch.ones(rows, device=device, dtype=torch.bool),  # alive
+            torch.full((rows,), float("inf"), device=device, dtype=dtype),  # best
+            torch.full((rows,), -1, device=device, dtype=torch.int64),  # diverged_at
+            torch.zeros((), device=device, dtype=torch.int32),  # k: the step number
+            torch.zeros(rows, device=device, dtype=torch.int64) if counted else None,
+        )
 
     warmup_s = 0.0
-    if warmup > 0:
+    if warm > 0:
         _sync(device)
         begin = time.perf_counter()
-        state = method.init(x0.clone(), ctx)
-        for k in range(min(warmup, max(steps, 1))):
-            current[0] = k
-            state = method.step(state, objective, ctx)
+        try:
+            with warnings.catch_warnings():  # torch's own deprecations, raised while compiling
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _warm_up(advance, state, fresh(), warm, current)
+        except Exception as error:  # any compiler failure means: run eagerly
+            if mode != "compiled":
+                raise
+            reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+            warnings.warn(
+                f"torch.compile failed for {method.info.label} on {problem.name}, running "
+                f"eagerly: {reason}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            ctx = replace(ctx, tensor_hp=False)
+            mode, advance = "eager", advance_for("eager")
+            _warm_up(advance, method.init(x0.clone(), ctx), fresh(), warm, current)
         _sync(device)
         warmup_s = time.perf_counter() - begin
         generator.manual_seed(seed)
+        if tracker is not None:
+            tracker.reset()
+        state = method.init(x0.clone(), ctx)
 
     n_ckpt = len(ckpts)
     loss_buf = torch.full((n_ckpt, rows), float("nan"), device=device, dtype=dtype)
@@ -178,16 +357,7 @@ def run_rows(
         if traced_rows
         else None
     )
-    f_star = 0.0 if problem.f_star is None else problem.f_star
-    tracker = TargetTracker(list(targets), rows, device, dtype) if targets else None
-    best = torch.full((rows,), float("inf"), device=device, dtype=dtype)
-    alive = torch.ones(rows, device=device, dtype=torch.bool)
-    diverged_at = torch.full((rows,), -1, device=device, dtype=torch.int64)
-    step_counter = torch.zeros((rows, 1), device=device, dtype=torch.int32)
-
-    state = method.init(x0.clone(), ctx)
-    counted = "evals" in state  # the method reports per-row evaluations of each step
-    evals_total = torch.zeros(rows, device=device, dtype=torch.int64)
+    alive, best, diverged_at, k_now, evals_total = fresh()
     evals_buf = torch.zeros((n_ckpt, rows), device=device, dtype=torch.int64) if counted else None
     times: list[float] = []
     recorded: list[int] = []
@@ -201,7 +371,7 @@ def run_rows(
             if stochastic:  # minibatch losses are noisy: best is over full-loss checkpoints
                 best.copy_(torch.where(alive, torch.fmin(best, now), best))
                 if tracker is not None:
-                    tracker.update(best - f_star, step_counter.fill_(k))
+                    tracker.update(best - f_star, k_now)
             best_buf[index] = best
             if problem.metrics is not None:
                 for name, value in problem.metrics(x).items():
@@ -209,7 +379,7 @@ def run_rows(
                     buf[index] = value
             if positions is not None:
                 positions[index] = x[:traced_rows]
-            if evals_buf is not None:
+            if evals_buf is not None and evals_total is not None:
                 evals_buf[index] = evals_total
         times.append(elapsed)
         recorded.append(k)
@@ -224,18 +394,7 @@ def run_rows(
     guard.on()
     for k in range(1, steps + 1):
         current[0] = k - 1
-        state = method.step(state, objective, ctx)
-        loss = state["loss"]
-        finite = torch.isfinite(loss)
-        diverged_at = diverged_at.masked_fill(alive & ~finite, k)
-        alive = alive & finite
-        if counted:
-            evals_total += state["evals"]
-        if not stochastic:
-            best = torch.where(alive, torch.fmin(best, loss), best)
-            if tracker is not None:
-                step_counter.add_(1)
-                tracker.update(best - f_star, step_counter)
+        state = advance(_inputs(state), alive, best, diverged_at, k_now, evals_total)
         if k == ckpts[next_index]:
             guard.off()
             _sync(device)
@@ -263,5 +422,45 @@ def run_rows(
         diverged_at=diverged_at.cpu(),
         positions=positions[:used].cpu() if positions is not None else None,
         warmup_s=warmup_s,
+        step_mode=mode,
         evals=evals_buf[:used].cpu() if evals_buf is not None else None,
     )
+
+
+def _inputs(state: MethodState) -> MethodState:
+    """The state a step starts from: the previous step's ``"loss"`` is an output only, so a
+    compiled step sees the same structure at its first call and every later one."""
+    return {key: value for key, value in state.items() if key != "loss"}
+
+
+def _warm_up(
+    advance: Callable[..., MethodState],
+    state: MethodState,
+    record: tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None],
+    steps: int,
+    current: list[int],
+) -> None:
+    for k in range(steps):
+        current[0] = k
+        state = advance(_inputs(state), *record)
+
+
+def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
+    """`torch.compile` of a step (``dynamic=False``: one graph per shape, no symbolic sizes).
+
+    Dynamo keeps the compiled code on the step function's code object, guarded by the
+    cell's constants, so every later cell of the same shape and constants reuses it. Its
+    default limit of 8 compilations per code object would send a study's ninth distinct
+    cell on a process silently back to eager, so the limit is raised (once, process-wide)
+    to `RECOMPILE_LIMIT`.
+    """
+    with warnings.catch_warnings():  # inductor imports torch.utils.mkldnn, deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.fx.experimental.optimization
+    config = torch._dynamo.config
+    config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
+    config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, RECOMPILE_LIMIT)
+    return torch.compile(advance, dynamic=False)
+
+
+RECOMPILE_LIMIT = 256

@@ -54,6 +54,7 @@ KEYS = {
     "warmup",
     "description",
     "start",
+    "compile",
 }
 STARTS = ("default", "uniform")
 
@@ -85,6 +86,8 @@ class Cell:
             "checkpoints": s.checkpoints,
             "start": s.start,
         }
+        if s.compile != "auto":  # the default leaves the ids of existing studies as they were
+            key["compile"] = s.compile
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
         slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{self.problem}__{self.optimizer}")[:60]
         return f"{slug}__{self.device}__{digest}"
@@ -131,6 +134,7 @@ class Study:
     checkpoints: int = 30
     warmup: int = 2
     start: str | None = None
+    compile: bool | str = "auto"
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -165,6 +169,9 @@ class Study:
             _check_device(device, where)
         if self.start not in STARTS:
             msg = f"{where}start {self.start!r} is not supported; allowed: {', '.join(STARTS)}"
+            raise SpecError(msg)
+        if not any(self.compile is c for c in (True, False)) and self.compile != "auto":
+            msg = f'{where}compile must be true, false or "auto", got {self.compile!r}'
             raise SpecError(msg)
 
     def __getstate__(self) -> dict[str, object]:
@@ -284,6 +291,7 @@ class Study:
             checkpoints=data.get("checkpoints", 30),  # type: ignore[arg-type]
             warmup=int(data.get("warmup", 2)),  # type: ignore[call-overload]
             start=data.get("start"),  # type: ignore[arg-type]
+            compile=data.get("compile", "auto"),  # type: ignore[arg-type]
             source=source,
         )
 

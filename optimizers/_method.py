@@ -94,12 +94,20 @@ class MethodInfo:
 
 @dataclass(frozen=True)
 class Context:
-    """What a method may use besides the objective: the domain and a device RNG."""
+    """What a method may use besides the objective: the domain and a device RNG.
+
+    ``tensor_hp=True`` asks `init` to hold every hyperparameter as a device tensor (a plain
+    number becomes a 0-d tensor; `Config.to`): a compiled step then takes them as inputs
+    instead of constants, so cells that differ only in their hyperparameters share one
+    compiled graph. The numbers are the same up to rounding (a tensor is never `is_zero`, so
+    e.g. a zero weight decay adds ``0 * x``).
+    """
 
     problem: Problem
     generator: torch.Generator  # on the run's device
     device: torch.device
     dtype: torch.dtype
+    tensor_hp: bool = False
 
     def sample(self, n: int) -> Tensor:
         """``n`` points uniform in the problem's bounds, drawn on the device.
@@ -144,7 +152,8 @@ class Local:
         return MethodInfo(self.config.optimizer.name, self.config.label, hp=hp)
 
     def init(self, x0: Tensor, ctx: Context) -> MethodState:
-        return {"x": x0, "opt": self.config.init(x0), "config": self.config.to(x0)}
+        config = self.config.to(x0, scalars=ctx is not None and ctx.tensor_hp)
+        return {"x": x0, "opt": self.config.init(x0), "config": config}
 
     def step(self, state: MethodState, objective: Objective, ctx: Context) -> MethodState:
         loss, grad = objective(state["x"], True)

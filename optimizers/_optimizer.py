@@ -153,13 +153,19 @@ class Config:
         }
         return str(Spec(self.optimizer.name, changed))
 
-    def to(self, like: Tensor) -> Config:
+    def to(self, like: Tensor, *, scalars: bool = False) -> Config:
         """The same config with per-row (tensor) hyperparameters on `like`'s device and dtype.
 
         Call it once before the step loop, so that `as_rows` inside the step copies nothing.
+        With ``scalars=True`` plain numbers become 0-d tensors there too (a compiled step's
+        inputs rather than its constants), except flags (rule `FLAG`), which pick code paths.
         """
         hp = {
-            k: v.to(device=like.device, dtype=like.dtype) if isinstance(v, Tensor) else v
+            k: v.to(device=like.device, dtype=like.dtype)
+            if isinstance(v, Tensor)
+            else torch.tensor(float(v), device=like.device, dtype=like.dtype)
+            if scalars and self.optimizer.rules.get(k) is not FLAG
+            else v
             for k, v in self.hp.items()
         }
         return Config(self.optimizer, hp)

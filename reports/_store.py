@@ -68,6 +68,7 @@ SCHEMA: dict[str, str] = {
     "epoch": "float",
     "heldout_loss": "float",
     "warmup_s": "float",
+    "step_mode": "str",
     "step_time_s": "float",
     "x0": "float",
     "x1": "float",

@@ -363,3 +363,28 @@ def test_speed_table_runs() -> None:
         # both are rounded (ms to 3 decimals, ratios to 2), hence the tolerance
         speedup = row["plain_ms"] / row[f"{name}_ms"]
         assert row[f"{name}_ratio"] == pytest.approx(speedup, rel=0.1, abs=0.01), name
+
+
+def test_sequential_gradient_is_autograds_own_split_bit_for_bit() -> None:
+    """The sequential execution's one-copy gradient assembly (`_RowPieces`) against the plain
+    ``unbind`` + ``split`` it replaces, with a batch per row."""
+    from problems.mlp import _forward_row, _row_layers, mse_rows
+
+    p = small(execution="sequential")
+    x = p.start(3, torch.Generator().manual_seed(0), dtype=torch.float64)
+    X = torch.randn(
+        3, 16, p.widths[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
+    y = torch.randn(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    fast = x.clone().requires_grad_()
+    loss = mse_rows(fast, p.widths, X, y, batched=False)
+    (grad,) = torch.autograd.grad(loss.sum(), fast)
+    plain = x.clone().requires_grad_()
+    rows = [
+        (_forward_row(_row_layers(row, p.widths), X[r]) - y[r]).square().mean()
+        for r, row in enumerate(plain.unbind(0))
+    ]
+    (reference,) = torch.autograd.grad(torch.stack(rows).sum(), plain)
+    assert torch.equal(loss, torch.stack(rows)) and torch.equal(grad, reference)
+    with torch.no_grad():  # no graph: plain views
+        assert torch.equal(mse_rows(x, p.widths, X, y, batched=False), loss.detach())

@@ -44,9 +44,16 @@ import problems
 from bench._allocator import keep_freed_memory
 from bench._engine import run_rows
 from bench._sync import synchronize as _sync
-from problems.mlp import MinibatchLoss, MLPProblem, batched_for, sequential_module, unflatten
+from problems.mlp import (
+    MinibatchLoss,
+    MLPProblem,
+    batched_for,
+    layer_shapes,
+    sequential_module,
+    unflatten,
+)
 
-__all__ = ["VARIANTS", "main", "markdown", "mlp_main", "mlp_speed_table"]
+__all__ = ["VARIANTS", "main", "markdown", "mlp_main", "mlp_records", "mlp_speed_table"]
 
 LR = 1e-3
 VARIANTS = ("plain", "vmap", "batched", "sequential", "auto", "harness")
@@ -252,13 +259,48 @@ def _print_table(
     return table
 
 
-def mlp_main(*, quick: bool = False, device: str = "cpu", json_path: Path | None = None) -> int:
-    """`bench perf --mlp`: the table at the default sizes (``quick``: widths 64 and 256, 10
-    steps timed once); exit 0."""
+def mlp_records(*, quick: bool = False, device: str = "cpu") -> list[dict[str, object]]:
+    """The MLP table (printed as it is measured) as `bench perf` records: per width, the
+    plain loop (``mode="per-run"``) and the harness (``mode="eager"``; the MLP's minibatch
+    loss is stochastic, so the harness never compiles it), in seed-steps per second, with
+    the memory-bandwidth floor of the harness's Adam step (x, gradient, both moments)."""
+    from bench.perf._analytic import copy_bandwidth
+
     widths, steps, repeats = ((64, 256), 10, 1) if quick else ((64, 256, 1000), 20, 5)
     table = _print_table(widths, 8, 64, steps, device, repeats)
+    bandwidth = copy_bandwidth(torch.device(device))
+    records: list[dict[str, object]] = []
+    for row in table:
+        width, inputs = int(str(row["width"])), int(str(row["inputs"]))
+        params = sum(o * i + o for o, i in layer_shapes([inputs, width, width, 1]))
+        floor = bandwidth / (2 * 4 * 4 * params)  # x, grad, exp_avg, exp_avg_sq; float32
+        for mode, variant in (("per-run", "plain"), ("eager", "harness")):
+            rate = 1e3 / float(row[f"{variant}_ms"])  # type: ignore[arg-type]
+            records.append(
+                {
+                    "problem": f"mlp-regression:hidden={width}",
+                    "optimizer": f"adam:lr={LR}",
+                    "device": torch.device(device).type,
+                    "mode": mode,
+                    "loop": "per-run" if mode == "per-run" else "harness",
+                    "rows": int(row["seeds"]),  # type: ignore[call-overload]
+                    "width": width,
+                    "steps": int(row["steps"]),  # type: ignore[call-overload]
+                    "run_steps_per_s": rate,
+                    "floor_run_steps_per_s": floor,
+                    "vs_floor": rate / floor,
+                    "vs_per_run": float(row[f"{variant}_ratio"]),  # type: ignore[arg-type]
+                }
+            )
+    return records
+
+
+def mlp_main(*, quick: bool = False, device: str = "cpu", json_path: Path | None = None) -> int:
+    """`bench perf --mlp`: the table at the default sizes (``quick``: widths 64 and 256, 10
+    steps timed once), its records as a JSON list with `json_path`; exit 0."""
+    records = mlp_records(quick=quick, device=device)
     if json_path is not None:
-        json_path.write_text(json.dumps({"table": table}, indent=2))
+        json_path.write_text(json.dumps(records, indent=1))
     return 0
 
 

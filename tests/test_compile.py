@@ -1,0 +1,172 @@
+"""The compiled step (``compile = true``) against the eager one, and what it must not do.
+
+Compiled and eager steps are the same function (`bench._engine`): the tests hold their
+trajectories together for every core optimizer and the global-search wrappers, count
+dynamo's compilations over many steps and across two cells of the same shape, check the eager
+fallback, and pin the choice of ``compile = "auto"``. Compiling takes seconds per graph on a
+CPU, so sizes are tiny (2-D, a few rows, a few dozen steps).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch._dynamo.utils import counters
+
+import bench
+import bench._engine as engine
+import optimizers
+import problems
+from bench._cell import run_cell
+from bench._engine import AUTO_COMPILE_RUN_STEPS, run_rows, step_mode_for
+from problems import SpecError
+
+CORE = ["sgd", "momentum", "nesterov", "adam", "adamw", "amsgrad", "adagrad", "rmsprop"]
+WRAPPERS = [
+    "random_search",
+    "random_search(batch=3)",
+    "restarts(adam:lr=0.05,n=3)",
+    "restarts(sgd:lr=0.001,n=2,mode=sequential,window=5)",
+]
+
+
+def _run(spec: str, compile: bool, *, problem: str = "rosenbrock", steps: int = 30, rows: int = 6):
+    p = problems.get(problem)
+    method = optimizers.method(spec)
+    x0 = bench.starts(
+        method, p, list(range(rows)), device=torch.device("cpu"), dtype=torch.float64, uniform=True
+    )
+    return run_rows(
+        p,
+        method,
+        x0,
+        steps=steps,
+        checkpoints=[0, 5, 10, steps],
+        targets=[10.0, 1.0, 1e-1, 1e-3],
+        compile=compile,
+        seed=3,
+    )
+
+
+def _same(compiled: bench.Trace, eager: bench.Trace) -> None:
+    assert compiled.step_mode == "compiled" and eager.step_mode == "eager"
+    assert compiled.checkpoints == eager.checkpoints
+    torch.testing.assert_close(compiled.loss, eager.loss, rtol=1e-9, atol=1e-12, equal_nan=True)
+    torch.testing.assert_close(compiled.best, eager.best, rtol=1e-9, atol=1e-12, equal_nan=True)
+    assert torch.equal(compiled.diverged_at, eager.diverged_at)
+    assert torch.equal(compiled.hits, eager.hits)
+    if eager.evals is not None:
+        assert compiled.evals is not None and torch.equal(compiled.evals, eager.evals)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", CORE + WRAPPERS)
+def test_compiled_trajectories_equal_eager(spec: str) -> None:
+    """Float64, so rounding differences stay far below the tolerance over 30 steps."""
+    _same(_run(spec, True), _run(spec, False))
+
+
+def test_compiled_adam_equals_eager_and_reports_its_compile_time() -> None:
+    compiled = _run("adam:lr=0.05", True)
+    _same(compiled, _run("adam:lr=0.05", False))
+    assert compiled.warmup_s > 0 and len(compiled.time_s) == 4
+
+
+def test_no_recompilation_over_steps_nor_across_cells_of_one_shape() -> None:
+    """One graph for 200 steps of one cell, and none more for a second cell of the same
+    shape whose hyperparameters differ (they are tensor inputs, not constants)."""
+    torch._dynamo.reset()  # forget graphs other tests compiled
+    counters.clear()
+    first = _run("adagrad:lr=0.1", True, steps=200)
+    graphs = counters["stats"]["unique_graphs"]
+    assert first.step_mode == "compiled" and graphs == 1
+    second = _run("adagrad:lr=0.02,lr_decay=0.01", True, steps=200)
+    assert second.step_mode == "compiled"
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert second.warmup_s < first.warmup_s  # no compilation the second time
+    eager = _run("adagrad:lr=0.02,lr_decay=0.01", False, steps=200)
+    _same(second, eager)
+
+
+def test_a_failed_compilation_runs_eagerly_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(advance: object) -> object:
+        def fail(*args: object) -> object:
+            msg = "no C++ compiler here"
+            raise RuntimeError(msg)
+
+        return fail
+
+    monkeypatch.setattr(engine, "_compile", broken)
+    with pytest.warns(
+        RuntimeWarning, match="torch.compile failed .* running eagerly: RuntimeError: no C\\+\\+"
+    ) as caught:
+        fallback = _run("sgd:lr=0.001", True)
+    assert len(caught) == 1
+    eager = _run("sgd:lr=0.001", False)
+    assert fallback.step_mode == "eager"
+    assert torch.equal(fallback.loss.nan_to_num(), eager.loss.nan_to_num())  # bit for bit
+    assert torch.equal(fallback.hits, eager.hits)
+
+
+def test_auto_compiles_only_large_deterministic_cells() -> None:
+    cpu = torch.device("cpu")
+    sphere, mlp = problems.get("sphere"), problems.get("mlp-regression:inputs=4,hidden=4")
+    assert step_mode_for("auto", sphere, 10, 2_000, cpu) == "eager"  # the default study's size
+    assert (
+        step_mode_for("auto", sphere, 10_000, AUTO_COMPILE_RUN_STEPS // 10_000, cpu) == "compiled"
+    )
+    assert step_mode_for(True, sphere, 1, 1, cpu) == "compiled"
+    assert step_mode_for(False, sphere, 10**6, 10**6, cpu) == "eager"
+    assert step_mode_for(True, mlp, 10**6, 10**6, cpu) == "eager"  # minibatches: from the host
+    with pytest.raises(SpecError, match="compile must be true, false or \"auto\", got 'yes'"):
+        step_mode_for("yes", sphere, 1, 1, cpu)  # type: ignore[arg-type]
+
+
+def test_study_compile_key_keeps_default_cell_ids_and_names_bad_values(tmp_path: Path) -> None:
+    def cell(**compile: bool | str) -> str:
+        (only,) = bench.Study(["sphere"], ["sgd"], seeds=2, steps=5, **compile).cells()  # type: ignore[arg-type]
+        return only.id
+
+    default, auto, on, off = cell(), cell(compile="auto"), cell(compile=True), cell(compile=False)
+    assert default == auto and len({auto, on, off}) == 3
+    path = tmp_path / "s.toml"
+    path.write_text('problems = ["sphere"]\noptimizers = ["sgd"]\nsteps = 5\ncompile = "yes"\n')
+    with pytest.raises(
+        SpecError, match=r's.toml:4: compile must be true, false or "auto", got \'yes\''
+    ):
+        bench.Study.from_toml(path)
+    path.write_text('problems = ["sphere"]\noptimizers = ["sgd"]\nsteps = 5\ncompile = true\n')
+    assert bench.Study.from_toml(path).compile is True
+
+
+def test_results_say_which_path_each_cell_ran() -> None:
+    study = bench.Study(["himmelblau"], ["adam:lr=0.05"], seeds=2, steps=20, compile=True)
+    (cell,) = study.cells()
+    frame = run_cell(cell)
+    assert set(frame["step_mode"]) == {"compiled"}
+    assert set(frame["status"].dropna()) == {"ok"}
+    eager = run_cell(bench.Study(["himmelblau"], ["adam:lr=0.05"], seeds=2, steps=20).cells()[0])
+    assert set(eager["step_mode"]) == {"eager"}
+    assert frame["warmup_s"].iloc[0] > eager["warmup_s"].iloc[0]
+
+
+def test_bench_run_takes_compile_flag_over_the_file(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    from bench._cli import main as cli
+
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'problems = ["sphere"]\noptimizers = ["sgd"]\nseeds = 2\nsteps = 3\ncompile = true\n'
+    )
+    out = tmp_path / "run"
+    assert cli(["run", str(path), "--compile", "false", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "meta.json").read_text())["study"]["compile"] is False
+    frame = pd.concat(pd.read_parquet(p) for p in (out / "parts").glob("*.parquet"))
+    assert set(frame["step_mode"].dropna()) == {"eager"}
