@@ -70,8 +70,10 @@ def _parser() -> argparse.ArgumentParser:
         "--target", type=float, action="append", help="targets to show (default 1e-1, 1e-4, 1e-8)"
     )
 
-    report = sub.add_parser("report", help="write an HTML report of one or more run directories")
-    report.add_argument("run_dirs", type=Path, nargs="+")
+    report = sub.add_parser(
+        "report", help="write an HTML report of run directories and/or pytest-benchmark JSON"
+    )
+    report.add_argument("run_dirs", type=Path, nargs="+", help="run dirs, *.json, .benchmarks/")
     report.add_argument("-o", "--output", type=Path, default=Path("report.html"))
     report.add_argument("--label", action="append", help="a label per run directory")
 
@@ -195,8 +197,9 @@ def _show(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import reports  # the reading side: no torch, no catalogue
 
-    if args.label and len(args.label) != len(args.run_dirs):
-        msg = f"--label given {len(args.label)} times for {len(args.run_dirs)} run directories"
+    run_dirs, _ = reports.split_sources(args.run_dirs)  # labels name run directories only
+    if args.label and len(args.label) != len(run_dirs):
+        msg = f"--label given {len(args.label)} times for {len(run_dirs)} run directories"
         raise SpecError(msg)
     path = reports.write(list(args.run_dirs), args.output, labels=args.label)
     print(f"report: {path}")

@@ -16,7 +16,9 @@ Example:
     '1e-04'
     >>> reports.write(["runs/quick"], "runs/quick/report.html")  # doctest: +SKIP
 
-``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`. Several
+``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`; pytest-benchmark
+JSON files or ``.benchmarks/`` folders among the paths add a section of step times, their
+convergence and the change between the two newest saved runs (`load_benchmarks`). Several
 run directories combine into one report (each row labelled by its ``run``); the same
 optimizer from two runs or on two devices keeps its colour and differs by line style.
 
@@ -30,6 +32,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "benchmarks_html": "reports._benchmarks",
+    "change_table": "reports._benchmarks",
+    "load_benchmarks": "reports._benchmarks",
+    "split_sources": "reports._benchmarks",
     "convergence_figure": "reports._convergence",
     "median_band": "reports._convergence",
     "device_figure": "reports._devices",
@@ -92,6 +98,8 @@ __all__ = [
     "StoreError",
     "add_solver",
     "benchmark_score",
+    "benchmarks_html",
+    "change_table",
     "convergence_figure",
     "device_figure",
     "device_times",
@@ -107,6 +115,7 @@ __all__ = [
     "landscape_figure",
     "landscape_grid",
     "load",
+    "load_benchmarks",
     "load_meta",
     "load_runs",
     "median_band",
@@ -120,6 +129,7 @@ __all__ = [
     "scores_table",
     "show_text",
     "signed_rank_test",
+    "split_sources",
     "success_table",
     "summary",
     "summary_frame",
@@ -148,6 +158,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from reports._benchmarks import benchmarks_html, change_table, load_benchmarks, split_sources
     from reports._convergence import convergence_figure, median_band
     from reports._devices import device_figure, device_times
     from reports._ecdf import ecdf_figure, runtime_ecdf
