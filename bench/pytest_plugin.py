@@ -57,7 +57,9 @@ class Size:
         convergence_rows: most rows behind a step benchmark's convergence figures (a step of
             10^3 rows reports the convergence of 10^2 of them in small).
         rounds: timed convergence runs.
-        warmup_rounds: untimed steps (or runs) before the timing.
+        warmup_rounds: untimed steps before the timing of a step.
+        run_warmup: untimed runs before the timing of a convergence run (a first run pays
+            for allocations and, on a GPU, kernel loading).
     """
 
     seconds: float
@@ -65,11 +67,16 @@ class Size:
     convergence_rows: int
     rounds: int
     warmup_rounds: int
+    run_warmup: int
 
 
 SIZES = {
-    "small": Size(seconds=0.05, steps=100, convergence_rows=100, rounds=2, warmup_rounds=2),
-    "full": Size(seconds=1.0, steps=500, convergence_rows=100_000, rounds=3, warmup_rounds=5),
+    "small": Size(
+        seconds=0.05, steps=100, convergence_rows=100, rounds=2, warmup_rounds=2, run_warmup=0
+    ),
+    "full": Size(
+        seconds=1.0, steps=500, convergence_rows=100_000, rounds=3, warmup_rounds=5, run_warmup=1
+    ),
 }
 QUICK_STEPS = 10
 """Convergence steps when benchmarks are disabled (a functional check, not a measurement)."""
@@ -152,14 +159,20 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.benchmark_disable = True
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark the tests that use the fixture before ``-m`` selects (``-m optbench``)."""
+    if "optbench_benchmark" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.optbench)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if "optbench_benchmark" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.optbench)
+    """With ``--benchmark-only``, deselect the tests without a benchmark (not skip them)."""
     if not config.getoption("benchmark_only", False):
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         (keep if "benchmark" in getattr(item, "fixturenames", ()) else drop).append(item)
     if drop:
@@ -284,7 +297,7 @@ class OptbenchBenchmark:
         info: dict[str, Any] = {"kind": "convergence", **case.describe(), "convergence_rows": rows}
         self.benchmark.extra_info.update(info)
         times = 1 if self.disabled else (rounds or size.rounds)
-        warmup = 0 if self.disabled else min(1, size.warmup_rounds)
+        warmup = 0 if self.disabled else size.run_warmup
         trace, summary = self.benchmark.pedantic(
             convergence, args=(case, length), rounds=times, iterations=1, warmup_rounds=warmup
         )

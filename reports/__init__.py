@@ -16,10 +16,10 @@ Example:
     '1e-04'
     >>> reports.write(["runs/quick"], "runs/quick/report.html")  # doctest: +SKIP
 
-``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`; pytest-benchmark
-JSON files or ``.benchmarks/`` folders among the paths add a section of step times, their
-convergence and the change between the two newest saved runs (`load_benchmarks`). Several
-run directories combine into one report (each row labelled by its ``run``); the same
+``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`;
+pytest-benchmark JSON files or ``.benchmarks/`` folders among the paths add a section of step
+times, their convergence and the change between the two newest saved runs (`load_benchmarks`).
+Several run directories combine into one report (each row labelled by its ``run``); the same
 optimizer from two runs or on two devices keeps its colour and differs by line style.
 
 Names are imported on first use (PEP 562): reading a table or printing ``bench show`` loads

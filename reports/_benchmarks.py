@@ -70,7 +70,8 @@ def is_benchmark_source(path: Path | str) -> bool:
 
 def split_sources(paths: Sequence[Path | str]) -> tuple[list[Path], list[Path]]:
     """``(run directories, pytest-benchmark sources)`` of `paths`, each in the given order."""
-    runs, benches = [], []
+    runs: list[Path] = []
+    benches: list[Path] = []
     for path in map(Path, paths):
         (benches if is_benchmark_source(path) else runs).append(path)
     return runs, benches

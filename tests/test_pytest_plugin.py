@@ -26,7 +26,7 @@ PLUGIN = ("-p", "bench.pytest_plugin", "-p", "no:cacheprovider")
 USER_TESTS = """
 import os
 
-SPEC = os.environ.get("OPTIMIZER", "adam:lr=0.1")
+SPEC = os.environ.get("OPTIMIZER", "sgd:lr=0.1")
 
 
 def test_step(optbench_benchmark):
@@ -70,11 +70,11 @@ def test_benchmark_only_writes_the_fields_and_groups(project: pytest.Pytester) -
     for bench in by_name.values():
         assert bench["group"] == "sphere:dim=3"
         info = bench["extra_info"]
-        assert info["problem"] == "sphere:dim=3" and info["optimizer"] == "adam:lr=0.1"
+        assert info["problem"] == "sphere:dim=3" and info["optimizer"] == "sgd:lr=0.1"
         assert info["device"] == "cpu" and info["dtype"] == "float32"
         assert info["run_steps_per_s"] > 0
         assert info["gap_q1"] <= info["gap_median"] <= info["gap_q3"]
-        assert info["success@1e-04"] == 1.0  # adam on a 3-d sphere: every seed gets there
+        assert info["success@1e-04"] == 1.0  # x <- 0.8 x: every seed gets there
         assert 1 <= info["evals_to_target"] <= 50
         assert isinstance(info["optbench_version"], str)
     step, conv = by_name["test_step"]["extra_info"], by_name["test_run"]["extra_info"]
@@ -131,7 +131,7 @@ def test_gate_fails_against_a_better_saved_gap(project: pytest.Pytester) -> None
     same = run(project, *gate)
     assert same.ret == 0, same.stdout.str()
     same.stdout.fnmatch_lines(["*2 benchmarks compared: no median final gap grew*"])
-    os.environ["OPTIMIZER"] = "adam:lr=0.001"  # same ids, a worse gap (read by the subprocess)
+    os.environ["OPTIMIZER"] = "sgd:lr=0.01"  # same ids, a worse gap (read by the subprocess)
     try:
         worse = run(project, *gate)
     finally:
@@ -208,11 +208,12 @@ def test_the_suite_uses_the_spec_spelling_and_sizes() -> None:
     full = collect("--bench-size=full")
     assert len(full) > len(small) and any("nesterov" in t for t in full)
     picked = collect("-k", "rosenbrock and adam and 1000 and not noise")
-    assert picked and all("rosenbrock|" in t and "adam" in t for t in picked)
+    assert picked and all("rosenbrock|" in t and "adam" in t.lower() for t in picked)
 
 
 def test_the_plugin_loads_light() -> None:
-    code = "import sys, bench.pytest_plugin; print(sorted(m for m in ('torch', 'pandas', 'optimizers', 'problems') if m in sys.modules))"
+    heavy = "('torch', 'pandas', 'optimizers', 'problems')"
+    code = f"import sys, bench.pytest_plugin; print([m for m in {heavy} if m in sys.modules])"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
