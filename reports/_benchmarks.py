@@ -190,11 +190,20 @@ def _rate(value: object) -> str:
     return f"{v:.3g}/s"
 
 
+def _value(value: object) -> float | None:
+    """A number from the table, None where it is missing (None or NaN in pandas)."""
+    if value is None:
+        return None
+    v = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(v) else v
+
+
 def _gap(row: pd.Series) -> str | None:
     """A benchmark's gap, or None when it has no convergence data; diverged medians show ∞."""
-    if row.get("kind") not in ("step", "convergence") and row.get("gap_median") is None:
+    gap = _value(row.get("gap_median"))
+    if row.get("kind") not in ("step", "convergence") and gap is None:
         return None
-    return _number(row["gap_median"] if row["gap_median"] is not None else math.inf)
+    return _number(math.inf if gap is None else gap)
 
 
 def _label(frame: pd.DataFrame, order: int) -> str:
@@ -264,7 +273,9 @@ def convergence_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 "rate": _rate(row["run_steps_per_s"]),
                 "time": _seconds(row["median"]),
                 "gap": gap,
-                "iqr": _number(row["gap_iqr"] if row["gap_iqr"] is not None else math.inf),
+                "iqr": _number(
+                    _value(row["gap_iqr"]) if _value(row["gap_iqr"]) is not None else math.inf
+                ),
                 "success": "–" if success is None else f"{100 * float(success):.0f}%",
                 "evals": _number(row["evals_to_target"], ".4g"),
                 "diverged": "" if not row["diverged"] else f"{100 * float(row['diverged']):.0f}%",
@@ -302,9 +313,11 @@ def change_table(
     for name in now.index.intersection(before.index):
         a, b = before.loc[name], now.loc[name]
         ratio = float(b["median"]) / float(a["median"]) if a["median"] else math.nan
-        has_gap = "gap_median" in a and _gap(a) is not None and _gap(b) is not None
-        g_before = math.inf if a["gap_median"] is None else float(a["gap_median"])
-        g_now = math.inf if b["gap_median"] is None else float(b["gap_median"])
+        has_gap = _gap(a) is not None and _gap(b) is not None
+        g_before = _value(a["gap_median"])
+        g_now = _value(b["gap_median"])
+        g_before = math.inf if g_before is None else g_before
+        g_now = math.inf if g_now is None else g_now
         floor = _floor(b)
         if has_gap:
             lo, hi = max(g_before, floor), max(g_now, floor)
