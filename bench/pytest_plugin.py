@@ -72,10 +72,10 @@ class Size:
 
 SIZES = {
     "small": Size(
-        seconds=0.05, steps=100, convergence_rows=100, rounds=2, warmup_rounds=2, run_warmup=0
+        seconds=0.05, steps=150, convergence_rows=100, rounds=2, warmup_rounds=2, run_warmup=0
     ),
     "full": Size(
-        seconds=1.0, steps=500, convergence_rows=100_000, rounds=3, warmup_rounds=5, run_warmup=1
+        seconds=1.0, steps=1000, convergence_rows=100_000, rounds=3, warmup_rounds=5, run_warmup=1
     ),
 }
 QUICK_STEPS = 10

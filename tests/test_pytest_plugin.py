@@ -197,11 +197,11 @@ def test_the_suite_uses_the_spec_spelling_and_sizes() -> None:
 
     small = collect()
     assert (
-        "tests/benchmarks/test_optimizers.py::test_step[rosenbrock|adam:lr=0.01|cpu|rows=1000]"
+        "tests/benchmarks/test_optimizers.py::test_step[rosenbrock|adam:lr=0.05|cpu|rows=1000]"
         in small
     )
     assert any(
-        "test_convergence[rastrigin:dim=10|restarts(adam:lr=0.01,n=8)|cpu|rows=1000]" in t
+        "test_convergence[rastrigin:dim=10|restarts(adam:lr=0.05,n=8)|cpu|rows=1000]" in t
         for t in small
     )
     assert not any("restarts" in t and "rows=1]" in t for t in small)  # 8 rows per seed
