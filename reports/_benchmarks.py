@@ -63,8 +63,8 @@ def is_benchmark_source(path: Path | str) -> bool:
     """A pytest-benchmark JSON file, or a folder of them (``.benchmarks/``) that is not a run
     directory (no ``meta.json``)."""
     p = Path(path)
-    if p.is_file():
-        return p.suffix == ".json"
+    if p.suffix == ".json" or p.is_file():
+        return p.suffix == ".json"  # a missing .json file is reported as such by the loader
     return p.is_dir() and not (p / "meta.json").exists() and any(p.rglob("*.json"))
 
 
