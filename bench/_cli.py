@@ -123,8 +123,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_dir", type=Path)
     show.add_argument("--target", type=float, action="append", help=target_help)
 
-    report = sub.add_parser("report", help="write an HTML report of one or more run directories")
-    report.add_argument("run_dirs", type=Path, nargs="+")
+    report = sub.add_parser(
+        "report", help="write an HTML report of run directories and/or pytest-benchmark JSON"
+    )
+    report.add_argument("run_dirs", type=Path, nargs="+", help="run dirs, *.json, .benchmarks/")
     report.add_argument(
         "-o", "--output", type=Path, default=Path("report.html"), help="default: report.html"
     )
@@ -280,8 +282,9 @@ def _show(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import reports  # the reading side: no torch, no catalogue
 
-    if args.label and len(args.label) != len(args.run_dirs):
-        msg = f"--label given {len(args.label)} times for {len(args.run_dirs)} run directories"
+    run_dirs, _ = reports.split_sources(args.run_dirs)  # labels name run directories only
+    if args.label and len(args.label) != len(run_dirs):
+        msg = f"--label given {len(args.label)} times for {len(run_dirs)} run directories"
         raise SpecError(msg)
     targets = args.target
     path = reports.write(

@@ -16,8 +16,10 @@ Example:
     '1e-04'
     >>> reports.write(["runs/quick"], "runs/quick/report.html")  # doctest: +SKIP
 
-``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`. Several
-run directories combine into one report (each row labelled by its ``run``); the same
+``bench report RUN_DIR [RUN_DIR ...] -o report.html [--label L ...]`` calls `write`;
+pytest-benchmark JSON files or ``.benchmarks/`` folders among the paths add a section of step
+times, their convergence and the change between the two newest saved runs (`load_benchmarks`).
+Several run directories combine into one report (each row labelled by its ``run``); the same
 optimizer from two runs or on two devices keeps its colour and differs by line style.
 
 Names are imported on first use (PEP 562): reading a table or printing ``bench show`` loads
@@ -31,6 +33,10 @@ from typing import TYPE_CHECKING
 from problems import lazy_exports
 
 _EXPORTS = {
+    "benchmarks_html": "reports._benchmarks",
+    "change_table": "reports._benchmarks",
+    "load_benchmarks": "reports._benchmarks",
+    "split_sources": "reports._benchmarks",
     "convergence_figure": "reports._convergence",
     "median_band": "reports._convergence",
     "device_figure": "reports._devices",
@@ -107,6 +113,8 @@ __all__ = [
     "StoreError",
     "add_solver",
     "benchmark_score",
+    "benchmarks_html",
+    "change_table",
     "convergence_figure",
     "device_figure",
     "device_times",
@@ -124,6 +132,7 @@ __all__ = [
     "landscape_figure",
     "landscape_grid",
     "load",
+    "load_benchmarks",
     "load_meta",
     "load_runs",
     "median_band",
@@ -142,6 +151,7 @@ __all__ = [
     "show_text",
     "shown_targets",
     "signed_rank_test",
+    "split_sources",
     "study_targets",
     "success_table",
     "summary",
@@ -161,6 +171,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:
+    from reports._benchmarks import benchmarks_html, change_table, load_benchmarks, split_sources
     from reports._convergence import convergence_figure, median_band
     from reports._devices import device_figure, device_times
     from reports._ecdf import ecdf_figure, runtime_ecdf

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from reports._benchmarks import benchmarks_html, benchmarks_page, load_benchmarks, split_sources
 from reports._convergence import MAX_FACETS, convergence_figure
 from reports._devices import device_figure
 from reports._ecdf import ecdf_figure
@@ -434,6 +435,7 @@ def render(
     tau_max: float = TAU_MAX,
     generated: dt.datetime | str,
     sections: Sequence[Section] = SECTIONS,
+    benchmarks: pd.DataFrame | None = None,
 ) -> str:
     """Render the comparison report of a results table as one self-contained HTML page.
 
@@ -454,6 +456,7 @@ def render(
         generated: when the report was made, shown on the page: a datetime (an aware one is
             shown in UTC) or the text to show.
         sections: the sections, in order (`SECTIONS`).
+        benchmarks: pytest-benchmark results (`load_benchmarks`), rendered as a section.
 
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
@@ -461,6 +464,14 @@ def render(
     encoder = PngEncoder()
     reset = _ENCODER.set(encoder)
     try:
+        if benchmarks is not None:
+            table = benchmarks
+            timings = Section(
+                "benchmarks",
+                "pytest-benchmark timings",
+                lambda report: Markup(benchmarks_html(table)),
+            )
+            sections = (*sections, timings)
         page = _page(results, meta, targets, target, tau_max, generated, sections)
         return encoder.resolve(page)
     finally:
@@ -531,7 +542,9 @@ def write(
     """Load run directories, render their combined report and write it to `out`.
 
     Args:
-        run_dirs: one or more run directories (``parts/*.parquet`` and ``meta.json``).
+        run_dirs: one or more run directories (``parts/*.parquet`` and ``meta.json``), and
+            any pytest-benchmark JSON files or ``.benchmarks/`` folders (`split_sources`),
+            alone or beside them.
         out: the HTML file to write (parent directories are created).
         labels: one label per run (default: meta's label or name, else the directory name).
         targets: the targets with a success-rate column (see `render`).
@@ -542,15 +555,22 @@ def write(
     Returns:
         The path written.
     """
-    results, metas = load_runs(run_dirs, labels=labels)
-    page = render(
-        results,
-        metas,
-        targets=targets,
-        target=target,
-        tau_max=tau_max,
-        generated=generated if generated is not None else dt.datetime.now(dt.timezone.utc),
-    )
+    run_dirs, bench_files = split_sources(run_dirs)
+    benchmarks = load_benchmarks(bench_files) if bench_files else None
+    when = generated if generated is not None else dt.datetime.now(dt.timezone.utc)
+    if benchmarks is not None and not run_dirs:
+        page = benchmarks_page(benchmarks, css=CSS, generated=generated_text(when))
+    else:
+        results, metas = load_runs(run_dirs, labels=labels)
+        page = render(
+            results,
+            metas,
+            targets=targets,
+            target=target,
+            tau_max=tau_max,
+            generated=when,
+            benchmarks=benchmarks,
+        )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
