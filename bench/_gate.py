@@ -20,11 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from problems import SpecError
+from problems import SpecError, float_precision
 
-__all__ = ["EPS", "GapRegression", "gap_floor", "gap_regressions", "parse_gap_fail"]
+__all__ = ["GapRegression", "gap_floor", "gap_regressions", "parse_gap_fail"]
 
-EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
 """Machine epsilon by dtype name."""
 
 
@@ -53,10 +52,10 @@ def gap_floor(info: Mapping[str, Any]) -> float:
         >>> gap_floor({"dtype": "float64", "f_star": None})
         2.220446049250313e-16
     """
-    eps = EPS.get(str(info.get("dtype")), 0.0)
     f_star = info.get("f_star")
-    scale = abs(float(f_star)) if isinstance(f_star, (int, float)) else 0.0
-    return eps * max(1.0, scale)
+    return float_precision(
+        f_star if isinstance(f_star, (int, float)) else None, str(info.get("dtype"))
+    )
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from problems._spec import (
     split_specs,
     split_top_level,
 )
-from problems._targets import DEFAULT_TARGETS
+from problems._targets import DEFAULT_TARGETS, EPSILON, float_precision
 
 FAMILIES = ("classic2d", "convex", "mlp", "multimodal", "valleys")
 """The modules whose decorators fill `PROBLEMS`."""
@@ -51,6 +51,7 @@ _LAZY = {
 
 __all__ = [
     "DEFAULT_TARGETS",
+    "EPSILON",
     "FAMILIES",
     "PROBLEMS",
     "TAGS",
@@ -63,6 +64,7 @@ __all__ = [
     "TrainLoss",
     "UnknownNameError",
     "closest",
+    "float_precision",
     "format_value",
     "get",
     "lazy_exports",

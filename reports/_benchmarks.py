@@ -31,7 +31,8 @@ from typing import Any
 
 import pandas as pd
 
-from problems import SpecError, StoreError
+from problems import SpecError, StoreError, float_precision
+from reports._tables import number, seconds
 
 __all__ = [
     "GAP_FACTOR",
@@ -48,8 +49,6 @@ SPEED = 0.10
 """A benchmark whose median time grew by more than this fraction is marked slower."""
 GAP_FACTOR = 2.0
 """A benchmark whose median final gap grew by more than this factor is marked worse."""
-EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
-"""Machine epsilon by dtype name (as bench/_gate.py, the pytest gate's rule)."""
 
 EXTRA = (
     "kind", "problem", "optimizer", "rows", "seeds", "device", "dtype", "f_star",
@@ -156,30 +155,6 @@ _COLUMNS = ("run", "file", "datetime", "commit", "fullname", "name", "group", *E
 # ------------------------------------------------------------------------------- formatting
 
 
-def _number(value: object, fmt: str = ".3g") -> str:
-    if value is None:
-        return "–"
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return "–"
-    if math.isinf(v):
-        return "∞"
-    return format(v, fmt)
-
-
-def _seconds(value: object) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    v = float(value)  # type: ignore[arg-type]
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
-        if abs(v) >= scale or unit == "ns":
-            return f"{v / scale:.3g} {unit}"
-    return str(v)  # pragma: no cover
-
-
 def _rate(value: object) -> str:
     if value is None:
         return "–"
@@ -203,7 +178,7 @@ def _gap(row: pd.Series) -> str | None:
     gap = _value(row.get("gap_median"))
     if row.get("kind") not in ("step", "convergence") and gap is None:
         return None
-    return _number(math.inf if gap is None else gap)
+    return number(math.inf if gap is None else gap)
 
 
 def _label(frame: pd.DataFrame, order: int) -> str:
@@ -240,8 +215,8 @@ def step_rows(frame: pd.DataFrame) -> dict[str, Any]:
             values = {}
             for _, cell in cells.iterrows():
                 values[cell["column"]] = {
-                    "median": _seconds(cell["median"]),
-                    "iqr": _seconds(cell["iqr"]),
+                    "median": seconds(cell["median"]),
+                    "iqr": seconds(cell["iqr"]),
                     "rate": _rate(cell["run_steps_per_s"]),
                 }
             lines.append({"optimizer": str(optimizer), "cells": [values.get(c) for c in columns]})
@@ -267,17 +242,17 @@ def convergence_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 "optimizer": str(row["optimizer"]),
                 "device": str(row["device"]),
                 "kind": str(row["kind"]),
-                "rows": _number(row["rows"], ",.0f"),
-                "runs": _number(row["convergence_rows"], ",.0f"),
-                "steps": _number(row["steps"], ".0f"),
+                "rows": number(row["rows"], ",.0f"),
+                "runs": number(row["convergence_rows"], ",.0f"),
+                "steps": number(row["steps"], ".0f"),
                 "rate": _rate(row["run_steps_per_s"]),
-                "time": _seconds(row["median"]),
+                "time": seconds(row["median"]),
                 "gap": gap,
-                "iqr": _number(
+                "iqr": number(
                     _value(row["gap_iqr"]) if _value(row["gap_iqr"]) is not None else math.inf
                 ),
                 "success": "–" if success is None else f"{100 * float(success):.0f}%",
-                "evals": _number(row["evals_to_target"], ".4g"),
+                "evals": number(row["evals_to_target"], ".4g"),
                 "diverged": "" if not row["diverged"] else f"{100 * float(row['diverged']):.0f}%",
             }
         )
@@ -286,8 +261,7 @@ def convergence_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
 
 def _floor(row: pd.Series) -> float:
     f_star = row.get("f_star")
-    scale = abs(float(f_star)) if f_star is not None and not pd.isna(f_star) else 0.0
-    return EPS.get(str(row.get("dtype")), 0.0) * max(1.0, scale)
+    return float_precision(None if pd.isna(f_star) else float(f_star), str(row.get("dtype")))
 
 
 def change_table(
@@ -348,13 +322,13 @@ def _change_rows(change: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
             "name": row["fullname"],
-            "before": _seconds(row["before_s"]),
-            "now": _seconds(row["now_s"]),
+            "before": seconds(row["before_s"]),
+            "now": seconds(row["now_s"]),
             "ratio": f"{row['time_ratio']:.2f}×" if math.isfinite(row["time_ratio"]) else "–",
             "slower": row["slower"],
-            "gap_before": _number(row["gap_before"]),
-            "gap_now": _number(row["gap_now"]),
-            "gap_ratio": _number(row["gap_ratio"], ".3g")
+            "gap_before": number(row["gap_before"]),
+            "gap_now": number(row["gap_now"]),
+            "gap_ratio": number(row["gap_ratio"], ".3g")
             + ("×" if math.isfinite(row["gap_ratio"]) else ""),
             "worse": row["worse"],
         }

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from problems import DEFAULT_TARGETS
+from problems import DEFAULT_TARGETS, EPSILON
 from reports._store import CELL_KEYS
 
 __all__ = [
@@ -66,8 +66,6 @@ SIGNIFICANT = 10
 ROUNDING_ULPS = 64
 """How many units of float precision of f* a gap may fall below zero by rounding."""
 
-_EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
-
 
 def rounding_tolerance(f_star: float | np.ndarray | pd.Series, dtype: object = "float64") -> Any:
     r"""The float precision of f*: ``ROUNDING_ULPS * eps(dtype) * max(|f*|, 1)``.
@@ -80,7 +78,7 @@ def rounding_tolerance(f_star: float | np.ndarray | pd.Series, dtype: object = "
         >>> float(rounding_tolerance(0.0)) == 64 * 2.0**-52
         True
     """
-    eps = _EPS.get(str(dtype), _EPS["float32"])
+    eps = EPSILON.get(str(dtype), EPSILON["float32"])  # float_precision's epsilon, vectorised
     return ROUNDING_ULPS * eps * np.maximum(np.abs(np.asarray(f_star, dtype=float)), 1.0)
 
 

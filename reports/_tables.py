@@ -34,7 +34,10 @@ MAX_FAILURE_ROWS = 300
 """The failures table lists at most this many groups."""
 
 
-def _num(value: object, fmt: str = ".3g") -> str:
+def number(value: object, fmt: str = ".3g") -> str:
+    """A table cell: `value` formatted by `fmt`, "–" where missing (None, NaN), "∞" for inf."""
+    if value is None:
+        return "–"
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -46,13 +49,16 @@ def _num(value: object, fmt: str = ".3g") -> str:
     return format(v, fmt)
 
 
-def _seconds(value: object) -> str:
+def seconds(value: object) -> str:
+    """A duration with its unit (``1.2 ms``); missing and infinite values as `number` shows them."""
+    if value is None:
+        return "–"
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
     if not math.isfinite(v):
-        return _num(v)
+        return number(v)
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
         if abs(v) >= scale or unit == "ns":
             return f"{v / scale:.3g} {unit}"
@@ -77,7 +83,7 @@ def _success(row: pd.Series, key: str, best: bool) -> dict[str, Any]:
         if lo is not None and hi is not None and not (pd.isna(lo) or pd.isna(hi))
         else ""
     )
-    counts = f"{_num(row.get(f'hits@{key}'), '.0f')}/{_num(row.get(f'valid@{key}'), '.0f')}"
+    counts = f"{number(row.get(f'hits@{key}'), '.0f')}/{number(row.get(f'valid@{key}'), '.0f')}"
     return {"rate": f"{100 * float(rate):.0f}%", "counts": counts, "ci": ci, "best": best}
 
 
@@ -185,12 +191,12 @@ def summary_table(
                     "colour": _rgb(palette.get(str(row["optimizer"]))),
                     "runs": str(distinct) if distinct == seeds else f"{distinct} of {seeds}",
                     "final": {
-                        "text": _num(row["final_median"]),
+                        "text": number(row["final_median"]),
                         "best": bool(best["final_median"].loc[idx]),
                     },
                     "star": "" if row["measure"] == "gap" else "*",
-                    "q25": _num(row["final_q25"]),
-                    "q75": _num(row["final_q75"]),
+                    "q25": number(row["final_q25"]),
+                    "q75": number(row["final_q75"]),
                     "success": [
                         _success(
                             row,
@@ -200,12 +206,12 @@ def summary_table(
                         for t in targets
                     ],
                     "runtime": [
-                        {"text": _num(row["steps_to"], ".4g"), "best": best["steps_to"].loc[idx]},
-                        {"text": _num(row["evals_to"], ".4g"), "best": best["evals_to"].loc[idx]},
-                        {"text": _seconds(row["time_to"]), "best": best["time_to"].loc[idx]},
-                        {"text": _num(row["ert"], ".4g"), "best": best["ert"].loc[idx]},
+                        {"text": number(row["steps_to"], ".4g"), "best": best["steps_to"].loc[idx]},
+                        {"text": number(row["evals_to"], ".4g"), "best": best["evals_to"].loc[idx]},
+                        {"text": seconds(row["time_to"]), "best": best["time_to"].loc[idx]},
+                        {"text": number(row["ert"], ".4g"), "best": best["ert"].loc[idx]},
                         {
-                            "text": _seconds(row["step_time_s"]),
+                            "text": seconds(row["step_time_s"]),
                             "best": best["step_time_s"].loc[idx],
                         },
                     ],
@@ -285,7 +291,7 @@ def scores_table(
             "solver": str(solver),
             "colour": _rgb(palette.get(optimizers.get(str(solver), ""))),
             "cells": [
-                {"text": _num(row[c], ".3f"), "best": bool(best[c].loc[solver])}
+                {"text": number(row[c], ".3f"), "best": bool(best[c].loc[solver])}
                 for c in frame.columns
             ],
         }
