@@ -57,8 +57,12 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_benchmark_only_writes_the_fields_and_groups(project: pytest.Pytester) -> None:
-    result = run(project, "--benchmark-only", "--benchmark-json=out.json", "-ra")
+    result = run(
+        project, "--benchmark-only", "--benchmark-json=out.json", "--benchmark-histogram=h", "-ra"
+    )
     assert result.ret == 0, result.stdout.str()
+    histogram = project.path / "h-sphere_dim=3.svg"  # pygal, from pytest-benchmark[histogram]
+    assert histogram.read_text().lstrip().startswith("<?xml"), "no histogram of the group"
     out = result.stdout.str()
     assert "Skipping non-benchmark" not in out and "SKIPPED" not in out
     assert re.search(r"2 passed, 1 deselected", out)
