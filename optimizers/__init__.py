@@ -19,7 +19,9 @@ from optimizers import (  # noqa: F401  (each module registers its optimizer)
 )
 from optimizers._catalogue import (
     OPTIMIZERS,
+    REFERENCES,
     WRAPPERS,
+    TorchReference,
     configure,
     describe,
     get,
@@ -45,6 +47,7 @@ from optimizers.restarts import Restarts
 __all__ = [
     "HP",
     "OPTIMIZERS",
+    "REFERENCES",
     "WRAPPERS",
     "Config",
     "Context",
@@ -59,6 +62,7 @@ __all__ = [
     "Restarts",
     "StartRule",
     "State",
+    "TorchReference",
     "configure",
     "describe",
     "get",
