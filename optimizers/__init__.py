@@ -40,7 +40,7 @@ from optimizers._method import (
     local,
     uniform_starts,
 )
-from optimizers._optimizer import HP, Config, Optimizer, Range, State
+from optimizers._optimizer import HP, Config, Optimizer, Range, State, as_rows, step_counter
 from optimizers.random_search import RandomSearch
 from optimizers.restarts import Restarts
 
@@ -63,6 +63,7 @@ __all__ = [
     "StartRule",
     "State",
     "TorchReference",
+    "as_rows",
     "configure",
     "describe",
     "get",
@@ -70,5 +71,6 @@ __all__ = [
     "method",
     "parse",
     "register",
+    "step_counter",
     "uniform_starts",
 ]

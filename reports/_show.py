@@ -97,17 +97,28 @@ def text_table(frame: pd.DataFrame, *, width: int | None = WIDTH) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns}
-    for column in frame.columns:
-        table.add_column(
-            str(column), justify="right" if numeric[column] else "left", overflow="fold"
-        )
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
     console = Console(
         width=width or 10_000, file=_Discard(), record=True, color_system=None, soft_wrap=False
     )
+
+    def build(gap: int) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, gap, 0, 0))
+        for column in frame.columns:
+            table.add_column(
+                str(column),
+                justify="right" if numeric[column] else "left",
+                overflow="fold",
+                no_wrap=numeric[column],  # names fold onto a second line, numbers never
+            )
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        return table
+
+    table = build(1)  # two spaces between columns where they fit, else one
+    unlimited = Console(width=10_000, file=_Discard(), color_system=None)
+    if width is not None and unlimited.measure(table).maximum > width:
+        table = build(0)
     console.print(table)
     return "\n".join(line.rstrip() for line in console.export_text().splitlines())
 
