@@ -374,7 +374,12 @@ def parity_with_torch(spec: str) -> Outcome:
         return _outcome(spec, name, None, "no learning rate")
     hp = {k: float(v) for k, v in config.hp.items() if isinstance(v, (int, float))}
     x0, lrs = _start(), found[1]
-    got = _trajectory(_local_or_rows(optimizers.configure(spec, lr=lrs)), x0)
+    try:
+        method = _local_or_rows(optimizers.configure(spec, lr=lrs))
+    except SpecError:  # one value for the whole batch (torch.optim's elementwise mode)
+        lrs = torch.full_like(lrs, found[0])
+        method = optimizers.method(spec)
+    got = _trajectory(method, x0)
     want = []
     for i, lr in enumerate(lrs.tolist()):
         p = torch.nn.Parameter(x0[i].clone())

@@ -403,9 +403,11 @@ def _with_line(message: str, source: str, text: str, overridden: Collection[str]
 
 def _plugin_list(value: object, where: str) -> tuple[str, ...]:
     """A study's ``plugins``: a list of file paths and module names."""
-    if isinstance(value, str):
+    if isinstance(value, (str, Path)):
         value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    if isinstance(value, (list, tuple)):
+        value = [str(v) if isinstance(v, Path) else v for v in value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         msg = (
             f"{where}plugins must be a list of files or modules "
             f"(['my_plugin.py', 'mypkg.plugin']), got {value!r}"
