@@ -69,10 +69,10 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:
     from bench._api import run
-    from bench._check import Outcome, check, check_optimizer, check_problem
-    from bench._plugins import load_plugins
     from bench._cell import run_cell
+    from bench._check import Outcome, check, check_optimizer, check_problem
     from bench._checkpoints import log_checkpoints
     from bench._engine import Trace, make_objective, run_rows, starts
+    from bench._plugins import load_plugins
     from bench._runner import RunSummary, run_study
     from bench._study import DEFAULT_TARGETS, Cell, Study

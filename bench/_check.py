@@ -29,6 +29,7 @@ convex quadratic ``sum_i c_i x_i^2`` with ``c`` from 1 to 10, in float64:
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -471,9 +472,9 @@ def check_table(outcomes: Sequence[Outcome]) -> str:
     for o in outcomes:
         status = {"ok": "ok", "failed": "FAILED", "skipped": "skipped"}[o.status]
         table.add_row(o.subject, o.check, status, o.detail)
-    console = Console(width=100, record=True, file=_Null(), color_system=None)
+    console = Console(width=100, record=True, file=io.StringIO(), color_system=None)
     console.print(table)
-    text = console.export_text()
+    text = "\n".join(line.rstrip() for line in console.export_text().splitlines())
     failed = [o for o in outcomes if o.status == "failed"]
     ok = sum(o.status == "ok" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
@@ -481,16 +482,6 @@ def check_table(outcomes: Sequence[Outcome]) -> str:
     if failed:
         tail += ": " + "; ".join(f"{o.subject}: {o.check}" for o in failed)
     return text.rstrip() + "\n" + tail
-
-
-class _Null:
-    """A file that drops what it is given (rich records the text; nothing is printed)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None
 
 
 def _differ(

@@ -334,7 +334,8 @@ class Study:
             except SpecError as error:
                 raise SpecError(_with_line(f"{path}: {error}", str(path), text)) from None
         if overrides.get("plugins") is not None:
-            overrides["plugins"] = (*data.get("plugins", ()), *overrides["plugins"])
+            flags = _plugin_list(overrides["plugins"], "command line (--plugin): ")
+            overrides["plugins"] = (*data.get("plugins", ()), *flags)
         if overrides.get("problems") is not None:
             data.pop("problem", None)  # --problems replaces both spellings of the file's list
         if overrides.get("optimizers") is not None:

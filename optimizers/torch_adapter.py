@@ -407,7 +407,10 @@ def _probe(
     return is_elementwise(cls, tuple(sorted(kwargs.items())))
 
 
-@cache
+_PROBED: dict[tuple[type, tuple[tuple[str, Any], ...]], bool] = {}
+"""`is_elementwise`'s answers, per class and keyword arguments."""
+
+
 def is_elementwise(cls: type[torch.optim.Optimizer], kwargs: tuple[tuple[str, Any], ...]) -> bool:
     """Whether ``cls(**kwargs)`` updates a parameter element by element: the probe.
 
@@ -418,13 +421,19 @@ def is_elementwise(cls: type[torch.optim.Optimizer], kwargs: tuple[tuple[str, An
     the step. A class whose constructor or step raises here runs row by row. Cached per
     class and keyword arguments.
     """
+    key = (cls, kwargs)
+    if key not in _PROBED:
+        _PROBED[key] = _probe_once(cls, dict(kwargs))
+    return _PROBED[key]
+
+
+def _probe_once(cls: type[torch.optim.Optimizer], options: dict[str, Any]) -> bool:
     generator = torch.Generator().manual_seed(2024)
     shape = (PROBE_ROWS, PROBE_DIM)
     x = torch.randn(shape, generator=generator, dtype=torch.float64)
     grads = [
         torch.randn(shape, generator=generator, dtype=torch.float64) for _ in range(PROBE_STEPS)
     ]
-    options = dict(kwargs)
     try:
         batch = torch.nn.Parameter(x.clone())
         opt = cls([batch], **options)

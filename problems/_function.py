@@ -38,18 +38,25 @@ def box_bounds(bounds: Bounds, dim: int, name: str) -> tuple[tuple[float, ...], 
     if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
         msg = f"{name}: bounds must be (lower, upper), got {bounds!r}"
         raise SpecError(msg)
-    lower, upper = (
-        tuple(float(v) for v in b) if isinstance(b, (tuple, list)) else (float(b),) * dim
-        for b in bounds
-    )
+    lower, upper = (_entries(b, dim) for b in bounds)
     if len(lower) != dim or len(upper) != dim:
         msg = f"{name}: bounds have {len(lower)}/{len(upper)} entries, dim is {dim}"
         raise SpecError(msg)
     for i, (lo, hi) in enumerate(zip(lower, upper)):
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            msg = f"{name}: bounds of coordinate {i} must be finite with lower < upper, got [{lo}, {hi}]"
+            msg = (
+                f"{name}: bounds of coordinate {i} must be finite with lower < upper, "
+                f"got [{lo}, {hi}]"
+            )
             raise SpecError(msg)
     return lower, upper
+
+
+def _entries(bound: float | Sequence[float], dim: int) -> tuple[float, ...]:
+    """One bound as `dim` floats: a number applies to every coordinate."""
+    if isinstance(bound, (tuple, list)):
+        return tuple(float(v) for v in bound)
+    return (float(bound),) * dim  # type: ignore[arg-type]
 
 
 def kebab(text: str) -> str:

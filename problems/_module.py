@@ -235,8 +235,9 @@ def _initialiser(template: nn.Module, rows: _Rows) -> Callable[[torch.Generator 
         with torch.random.fork_rng(devices=[]):  # the caller's global RNG state is restored
             torch.manual_seed(seed)
             for m in fresh.modules():
-                if callable(getattr(m, "reset_parameters", None)):
-                    m.reset_parameters()
+                reset = getattr(m, "reset_parameters", None)
+                if callable(reset):
+                    reset()
         return rows.flatten(fresh)
 
     return draw

@@ -7,6 +7,7 @@ are one distinct run, gaps rounded to 0, and every distinct failure reason with 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,7 +100,7 @@ def text_table(frame: pd.DataFrame, *, width: int | None = WIDTH) -> str:
 
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns}
     console = Console(
-        width=width or 10_000, file=_Discard(), record=True, color_system=None, soft_wrap=False
+        width=width or 10_000, file=io.StringIO(), record=True, color_system=None, soft_wrap=False
     )
 
     def build(gap: int) -> Table:
@@ -116,7 +117,7 @@ def text_table(frame: pd.DataFrame, *, width: int | None = WIDTH) -> str:
         return table
 
     table = build(1)  # two spaces between columns where they fit, else one
-    unlimited = Console(width=10_000, file=_Discard(), color_system=None)
+    unlimited = Console(width=10_000, file=io.StringIO(), color_system=None)
     if width is not None and unlimited.measure(table).maximum > width:
         table = build(0)
     console.print(table)
@@ -127,16 +128,6 @@ def _cell(value: object) -> str:
     if isinstance(value, (float, np.floating)):
         return "-" if np.isnan(value) else f"{value:.3g}"
     return str(value)
-
-
-class _Discard:
-    """A console file that drops its output (the console records the text)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        return None
 
 
 def _row_by_row(frame: pd.DataFrame) -> list[str]:
@@ -244,10 +235,7 @@ def show_text(
     metas = {"run": load_meta(run_dir)}
     chosen = list(targets) if targets else shown_targets(study_targets(frame, metas))
     view = summary_view(frame, chosen)
-    if wide:
-        text = text_table(view, width=None)
-    else:
-        text = text_table(compact_view(view, chosen))
+    text = text_table(view, width=None) if wide else text_table(compact_view(view, chosen))
     notes = [*view.attrs["notes"], *([] if wide else ["bench show --wide: intervals, ERT"])]
     lines = [text, *(_wrap(f"note: {n}", wide) for n in notes)]
     reasons = failure_reasons(frame)

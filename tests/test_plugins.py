@@ -46,7 +46,7 @@ def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def numbers(run_dir: Path) -> pd.DataFrame:
     table = reports.load(run_dir)
-    table = table.astype({k: str for k in ("problem", "optimizer")})
+    table = table.astype(dict.fromkeys(("problem", "optimizer"), str))
     return table[KEYS + NUMBERS].sort_values(KEYS).reset_index(drop=True)
 
 
