@@ -105,8 +105,8 @@ TORCH_CLASSES = textwrap.dedent(
     import torch
 
 
-    class SignSGD(torch.optim.Optimizer):
-        """x <- x - lr sign(g)."""
+    class _Direction(torch.optim.Optimizer):
+        """x <- x - lr direction(g)."""
 
         def __init__(self, params, lr=1e-2):
             super().__init__(params, {"lr": lr})
@@ -116,21 +116,21 @@ TORCH_CLASSES = textwrap.dedent(
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        p.add_(torch.sign(p.grad), alpha=-group["lr"])
+                        p.add_(self.direction(p.grad), alpha=-group["lr"])
 
 
-    class NormSGD(torch.optim.Optimizer):
-        """x <- x - lr g / |g| (the norm of the whole parameter)."""
+    class SignSGD(_Direction):
+        """x <- x - lr sign(g): elementwise."""
 
-        def __init__(self, params, lr=1e-2):
-            super().__init__(params, {"lr": lr})
+        def direction(self, grad):
+            return torch.sign(grad)
 
-        @torch.no_grad()
-        def step(self, closure=None):
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        p.add_(p.grad / p.grad.norm(), alpha=-group["lr"])
+
+    class NormSGD(_Direction):
+        """x <- x - lr g / |g|: the norm of the whole parameter couples its entries."""
+
+        def direction(self, grad):
+            return grad / grad.norm()
     '''
 )
 
