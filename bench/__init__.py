@@ -3,6 +3,9 @@
 Reading results (the table, the metrics, ``bench show``) is the ``reports`` package's job;
 it reads the files this package writes and never imports it.
 
+A notebook runs a study with `run` (the tidy table back, no run directory unless asked);
+`check` runs the conformance checks of ``bench check``; `load_plugins` imports plugins.
+
 Example:
     >>> import bench
     >>> import reports
@@ -21,6 +24,12 @@ from typing import TYPE_CHECKING
 from problems import lazy_exports
 
 _EXPORTS = {
+    "run": "bench._api",
+    "Outcome": "bench._check",
+    "check": "bench._check",
+    "check_optimizer": "bench._check",
+    "check_problem": "bench._check",
+    "load_plugins": "bench._plugins",
     "run_cell": "bench._cell",
     "log_checkpoints": "bench._checkpoints",
     "Trace": "bench._engine",
@@ -37,11 +46,17 @@ _EXPORTS = {
 __all__ = [
     "DEFAULT_TARGETS",
     "Cell",
+    "Outcome",
     "RunSummary",
     "Study",
     "Trace",
+    "check",
+    "check_optimizer",
+    "check_problem",
+    "load_plugins",
     "log_checkpoints",
     "make_objective",
+    "run",
     "run_cell",
     "run_rows",
     "run_study",
@@ -53,8 +68,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:
+    from bench._api import run
     from bench._cell import run_cell
+    from bench._check import Outcome, check, check_optimizer, check_problem
     from bench._checkpoints import log_checkpoints
     from bench._engine import Trace, make_objective, run_rows, starts
+    from bench._plugins import load_plugins
     from bench._runner import RunSummary, run_study
     from bench._study import DEFAULT_TARGETS, Cell, Study

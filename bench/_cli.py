@@ -1,4 +1,4 @@
-"""The `bench` command line: list, run, show, report, perf.
+"""The `bench` command line: list, run, check, show, report, perf.
 
 Exit codes: 0 ok, 1 some runs failed (the study still finished), 2 bad input.
 """
@@ -122,6 +122,22 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="summary table of a run directory")
     show.add_argument("run_dir", type=Path)
     show.add_argument("--target", type=float, action="append", help=target_help)
+    show.add_argument(
+        "--wide", action="store_true", help="every column (default: those that fit 100 columns)"
+    )
+
+    check = sub.add_parser(
+        "check",
+        help="run the catalogue's conformance checks on problems and optimizers",
+        description="Checks each problem (f* at the minimisers, nothing below f*, batched = "
+        "row by row, finite gradients, float32 = float64, CPU = CUDA) or optimizer (batched = "
+        "row by row, per-row hyperparameters, diverged rows, torch.optim parity); exit 1 "
+        "when one fails.",
+    )
+    check.add_argument("names", nargs="+", help="problem or optimizer specs: rastrigin:dim=5 adam")
+    check.add_argument(
+        "--samples", type=int, default=20_000, help="uniform samples below f* (default 20000)"
+    )
 
     report = sub.add_parser(
         "report", help="write an HTML report of run directories and/or pytest-benchmark JSON"
@@ -138,6 +154,15 @@ def _parser() -> argparse.ArgumentParser:
         help=target_help + "; the first given is also the target of the runtimes and profiles",
     )
 
+    for command in (ls, run, check, report):
+        command.add_argument(
+            "--plugin",
+            action="append",
+            default=[],
+            metavar="PATH.py|MODULE",
+            help="import a module that registers problems/optimizers (repeatable)",
+        )
+
     perf = sub.add_parser("perf", help="throughput benchmark: per-run torch.optim vs batched")
     perf.add_argument("--quick", action="store_true", help="small sizes (what CI runs)")
     perf.add_argument(
@@ -153,10 +178,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {"list": _list, "run": _run, "check": _check, "show": _show, "report": _report}
     try:
-        return {"list": _list, "run": _run, "show": _show, "report": _report, "perf": _perf}[
-            args.command
-        ](args)
+        if hasattr(args, "plugin"):
+            from bench._plugins import load_cli_plugins
+
+            load_cli_plugins(args.command, args.plugin)
+        return {**commands, "perf": _perf}[args.command](args)
     except OptbenchError as error:
         print(f"bench {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -208,6 +236,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
         "name": args.name,
         "devices": args.device.split(",") if args.device else None,
         "compile": {"true": True, "false": False, "auto": "auto", None: None}[args.compile],
+        "plugins": args.plugin or None,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if (args.evals is not None or args.epochs is not None) and args.steps is None:
@@ -275,8 +304,16 @@ def _run(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     import reports  # the reading side: pandas and Parquet, no torch, no catalogue
 
-    print(reports.show_text(args.run_dir, targets=args.target))
+    print(reports.show_text(args.run_dir, targets=args.target, wide=args.wide))
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bench._check import check, check_table
+
+    outcomes = check(args.names, samples=args.samples)
+    print(check_table(outcomes))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import torch
 from bench import _allocator
 from bench._cell import run_cell
 from bench._environment import environment
+from bench._plugins import load_plugins
 from bench._store import finished_cells, load_meta, write_meta, write_part
 from bench._study import Cell, Study
 from problems import SpecError
@@ -72,11 +73,13 @@ WORKER_THREADS = 1
 """Torch threads per ``--workers`` process: the cells themselves run side by side."""
 
 
-def _init_worker(keep_freed: bool) -> None:
-    """Set up a worker process once: its thread count, and the parent's allocator setting."""
+def _init_worker(keep_freed: bool, plugins: tuple[str, ...] = ()) -> None:
+    """Set up a worker process once: its thread count, the parent's allocator setting, and
+    the study's plugins (imported again: a spawned process has none of the parent's)."""
     torch.set_num_threads(WORKER_THREADS)
     if keep_freed:
         _allocator.keep_freed_memory()
+    load_plugins(plugins)
 
 
 def _worker(cell: Cell, run_dir: Path) -> tuple[int, int, str, int]:
@@ -118,6 +121,8 @@ def run_study(
     }
     parallel = workers > 1 and len(todo) > 1
     meta["allocator"] = _allocator.setting()
+    if plugins := [p.record() for p in load_plugins(study.plugins)]:  # what made the numbers
+        meta["plugins"] = plugins
     threads: dict[str, int] = dict(meta.get("torch_threads") or {})  # type: ignore[call-overload]
     if not parallel:
         threads["main"] = torch.get_num_threads()
@@ -130,7 +135,7 @@ def run_study(
         with ProcessPoolExecutor(
             max_workers=workers,
             initializer=_init_worker,
-            initargs=(_allocator.setting() is not None,),
+            initargs=(_allocator.setting() is not None, study.plugins),
         ) as pool:
             futures = {pool.submit(_worker, cell, run_dir): cell for cell in todo}
             for future in as_completed(futures):

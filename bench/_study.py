@@ -21,6 +21,7 @@ import torch
 
 import optimizers
 import problems
+from bench._plugins import resolve_plugins
 from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError, closest, split_specs
 
 if TYPE_CHECKING:  # the class's fields `problems` and `optimizers` shadow the modules
@@ -55,6 +56,7 @@ KEYS = {
     "description",
     "start",
     "compile",
+    "plugins",
 }
 STARTS = ("default", "uniform")
 
@@ -102,6 +104,10 @@ class Study:
     first, or `from_dict`); each problem and method is built once, on first use (`problem`,
     `method`; `validate` builds them all), and reused by every cell on this process.
 
+    ``plugins``: files (``my_plugin.py``) and modules (``mypkg.plugin``) that register
+    problems and optimizers (`bench._plugins`); `validate` imports them (once per process)
+    before it builds any name, and so does every ``--workers`` process.
+
     ``start``: ``"default"`` (each problem's start rule: the literature's fixed start where
     there is one) or ``"uniform"`` (sample the domain); unset, it is ``"uniform"`` for more
     than one seed, so that seeds are distinct runs, and ``"default"`` for one.
@@ -135,6 +141,7 @@ class Study:
     warmup: int = 2
     start: str | None = None
     compile: bool | str = "auto"
+    plugins: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -230,6 +237,9 @@ class Study:
         Args:
             text: the study file's text, so that an error names the line holding the spec.
         """
+        from bench._plugins import load_plugins
+
+        load_plugins(self.plugins)
         for spec, build in [
             *((p, self.problem) for p in self.problems),
             *((o, self.method) for o in self.optimizers),
@@ -258,6 +268,8 @@ class Study:
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("source")
+        if not data["plugins"]:  # a study without plugins keeps the meta.json it had
+            data.pop("plugins")
         data = {"name": data.pop("name"), **data}  # the name first, as in a study file
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
@@ -292,6 +304,7 @@ class Study:
             warmup=int(data.get("warmup", 2)),  # type: ignore[call-overload]
             start=data.get("start"),  # type: ignore[arg-type]
             compile=data.get("compile", "auto"),  # type: ignore[arg-type]
+            plugins=_plugin_list(data.get("plugins", ()), where),
             source=source,
         )
 
@@ -315,6 +328,14 @@ class Study:
             msg = f"{path}: invalid TOML: {error}"
             raise SpecError(msg) from None
         overrides = dict(overrides or {})
+        if "plugins" in data:  # relative to the file; the command line's add up with them
+            try:
+                data["plugins"] = resolve_plugins(_plugin_list(data["plugins"], ""), path.parent)
+            except SpecError as error:
+                raise SpecError(_with_line(f"{path}: {error}", str(path), text)) from None
+        if overrides.get("plugins") is not None:
+            flags = _plugin_list(overrides["plugins"], "command line (--plugin): ")
+            overrides["plugins"] = (*data.get("plugins", ()), *flags)
         if overrides.get("problems") is not None:
             data.pop("problem", None)  # --problems replaces both spellings of the file's list
         if overrides.get("optimizers") is not None:
@@ -344,6 +365,7 @@ def _normalise(study: Study, where: str) -> None:
             else tuple(study.devices)
         ),
         "targets": tuple(study.targets),
+        "plugins": resolve_plugins(_plugin_list(study.plugins, where)),
     }
     if not values["seeds"]:
         msg = f"{where}seeds must be a positive count or a non-empty list, got []"
@@ -378,6 +400,21 @@ def _with_line(message: str, source: str, text: str, overridden: Collection[str]
             if re.match(rf"\s*{re.escape(key)}\s*=", line):
                 return f"{source}:{number}: {rest}"
     return message
+
+
+def _plugin_list(value: object, where: str) -> tuple[str, ...]:
+    """A study's ``plugins``: a list of file paths and module names."""
+    if isinstance(value, (str, Path)):
+        value = [value]
+    if isinstance(value, (list, tuple)):
+        value = [str(v) if isinstance(v, Path) else v for v in value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = (
+            f"{where}plugins must be a list of files or modules "
+            f"(['my_plugin.py', 'mypkg.plugin']), got {value!r}"
+        )
+        raise SpecError(msg)
+    return tuple(value)
 
 
 def _check_device(device: str, where: str) -> None:

@@ -19,7 +19,9 @@ from optimizers import (  # noqa: F401  (each module registers its optimizer)
 )
 from optimizers._catalogue import (
     OPTIMIZERS,
+    REFERENCES,
     WRAPPERS,
+    TorchReference,
     configure,
     describe,
     get,
@@ -38,13 +40,14 @@ from optimizers._method import (
     local,
     uniform_starts,
 )
-from optimizers._optimizer import HP, Config, Optimizer, Range, State
+from optimizers._optimizer import HP, Config, Optimizer, Range, State, as_rows, step_counter
 from optimizers.random_search import RandomSearch
 from optimizers.restarts import Restarts
 
 __all__ = [
     "HP",
     "OPTIMIZERS",
+    "REFERENCES",
     "WRAPPERS",
     "Config",
     "Context",
@@ -59,6 +62,8 @@ __all__ = [
     "Restarts",
     "StartRule",
     "State",
+    "TorchReference",
+    "as_rows",
     "configure",
     "describe",
     "get",
@@ -66,5 +71,6 @@ __all__ = [
     "method",
     "parse",
     "register",
+    "step_counter",
     "uniform_starts",
 ]

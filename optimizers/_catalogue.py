@@ -7,14 +7,20 @@ wrappers (``restarts(adam,n=32)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from optimizers._optimizer import Config, Optimizer
 from problems import Registry, Spec, SpecError, UnknownNameError, closest, parse_spec, unknown
 
 __all__ = [
     "OPTIMIZERS",
+    "REFERENCES",
     "WRAPPERS",
+    "TorchReference",
     "configure",
     "describe",
     "get",
@@ -24,7 +30,69 @@ __all__ = [
 ]
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
-register = OPTIMIZERS.register
+
+
+@dataclass(frozen=True)
+class TorchReference:
+    """The torch.optim class an optimizer reproduces, for the parity check (`bench check`).
+
+    Attributes:
+        cls: the ``torch.optim.Optimizer`` subclass.
+        kwargs: one row's flat hyperparameters (plain floats) -> the class's keyword
+            arguments (``beta1, beta2`` -> ``betas=(beta1, beta2)``); default: the same.
+    """
+
+    cls: type[torch.optim.Optimizer]
+    kwargs: Callable[[Mapping[str, float]], dict[str, Any]] = field(default=dict)
+
+
+REFERENCES: dict[str, TorchReference] = {}
+"""Registered name -> the torch.optim class its trajectory matches (`register`'s
+``reference``)."""
+
+
+def register(
+    name: str, *, aliases: Sequence[str] = (), reference: TorchReference | None = None
+) -> Callable[[Callable[..., Optimizer]], Callable[..., Optimizer]]:
+    """Decorator: ``@optimizers.register("signsgd")`` on a factory returning an `Optimizer`.
+
+    Args:
+        name: the kebab-case name (a name that exists fails with one line).
+        aliases: older spellings that keep working, unlisted.
+        reference: the torch.optim class the optimizer reproduces; `bench check` then
+            runs the parity check against it.
+    """
+    add = OPTIMIZERS.register(name, aliases=aliases)
+
+    def decorate(factory: Callable[..., Optimizer]) -> Callable[..., Optimizer]:
+        added = add(factory)
+        if reference is not None:
+            REFERENCES[name] = reference
+        return added
+
+    return decorate
+
+
+def _betas(hp: Mapping[str, float], **extra: Any) -> dict[str, Any]:
+    out = {k: v for k, v in hp.items() if k not in ("beta1", "beta2")}
+    return {**out, "betas": (hp["beta1"], hp["beta2"]), **extra}
+
+
+REFERENCES.update(
+    {
+        "sgd": TorchReference(torch.optim.SGD),
+        "momentum": TorchReference(torch.optim.SGD),
+        "nesterov": TorchReference(torch.optim.SGD, lambda hp: {**hp, "nesterov": True}),
+        "adam": TorchReference(torch.optim.Adam, _betas),
+        "adamw": TorchReference(torch.optim.AdamW, _betas),
+        "amsgrad": TorchReference(torch.optim.Adam, lambda hp: _betas(hp, amsgrad=True)),
+        "rmsprop": TorchReference(
+            torch.optim.RMSprop, lambda hp: {**hp, "centered": bool(hp["centered"])}
+        ),
+        "adagrad": TorchReference(torch.optim.Adagrad),
+    }
+)
+"""The core optimizers' references (one table, read by the parity tests and `bench check`)."""
 
 
 def parse(spec: str | Spec) -> Spec:

@@ -22,11 +22,18 @@ Two modes, and `TorchOptimizer.elementwise` says which:
   tensor. That is exact because these updates act element by element, so rows never mix;
   for the same reason one optimizer has one value per hyperparameter, and per-row (tensor)
   hyperparameters are rejected.
-- **row by row** (everything else, including unknown and third-party classes, L-BFGS, and
-  anything using a norm over the parameter, like Adafactor's factored moments): one
-  parameter and one torch optimizer per row, driven by `TorchRows`, a `Method` that also
-  supplies the closure L-BFGS needs and counts its evaluations. Per-row hyperparameters
-  work here (each row's optimizer gets its own value).
+- **row by row** (L-BFGS, anything using a norm over the parameter, like Adafactor's
+  factored moments, and any class the probe finds not elementwise): one parameter and one
+  torch optimizer per row, driven by `TorchRows`, a `Method` that also supplies the closure
+  L-BFGS needs and counts its evaluations. Per-row hyperparameters work here (each row's
+  optimizer gets its own value).
+
+A class outside the allow-list (a subclass, a third-party or a user's class such as
+``mymod:SignSGD``) is **probed** once per hyperparameter setting (`is_elementwise`): one
+optimizer on a stacked batch ``[R, d]`` against the same rows one optimizer each, for a
+few steps on random data. Equal results mean the update acts element by element, and the
+class runs batched (`TorchOptimizer.probed` is then True); otherwise, or with per-row
+hyperparameters, it runs row by row. The results' ``mode`` column says which ran.
 """
 
 from __future__ import annotations
@@ -141,9 +148,19 @@ class TorchOptimizer(Optimizer):
     args: Mapping[str, Arg] = field(default_factory=dict)
     needs_closure: bool = False
     takes_closure: bool = False
+    probed: bool = False
 
     def configure(self, **hp: Any) -> Config:
-        """Check names, numbers and per-row values, then let the class's constructor judge."""
+        """Check names, numbers and per-row values, then let the class's constructor judge.
+
+        A probed class (`probed`) runs in the mode its probe finds for these values: per-row
+        (tensor) values, or values under which the update is not elementwise, give the
+        row-by-row variant.
+        """
+        if self.probed:
+            variant = _variant(self.name, _probe_mode(self, hp))
+            if variant is not self:
+                return variant.configure(**hp)
         values: dict[str, Any] = {}
         for key, value in hp.items():
             if key not in self.args:
@@ -207,21 +224,28 @@ class TorchOptimizer(Optimizer):
 
     def kwargs(self, hp: HP | Mapping[str, Any], row: int = 0) -> dict[str, Any]:
         """The constructor's keyword arguments for row `row` (tuples rebuilt, flags as bools)."""
-        out: dict[str, Any] = {}
-        for key, arg in self.args.items():
-            value = hp[key]
-            if isinstance(value, Tensor):
-                flat = value.flatten()
-                value = flat[row if flat.numel() > 1 else 0].item()
-            if arg.kind == "flag":
-                value = bool(value)
-            elif arg.kind == "any" and isinstance(value, str) and value.lower() == "none":
-                value = None
-            if arg.index is None:
-                out[arg.name] = value
-            else:
-                out.setdefault(arg.name, []).append(value)
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
+        return constructor_kwargs(self.args, hp, row)
+
+
+def constructor_kwargs(
+    args: Mapping[str, Arg], hp: HP | Mapping[str, Any], row: int = 0
+) -> dict[str, Any]:
+    """A class's keyword arguments from flat hyperparameters, for row `row` of per-row ones."""
+    out: dict[str, Any] = {}
+    for key, arg in args.items():
+        value = hp[key]
+        if isinstance(value, Tensor):
+            flat = value.flatten()
+            value = flat[row if flat.numel() > 1 else 0].item()
+        if arg.kind == "flag":
+            value = bool(value)
+        elif arg.kind == "any" and isinstance(value, str) and value.lower() == "none":
+            value = None
+        if arg.index is None:
+            out[arg.name] = value
+        else:
+            out.setdefault(arg.name, []).append(value)
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items()}
 
 
 def is_adapter_spec(text: str) -> bool:
@@ -285,10 +309,27 @@ def torch_optimizer(name: str) -> TorchOptimizer:
     """The spec for ``torch:Class`` or ``module.path:Class`` (built once per name)."""
     cls = load_class(name)
     args, defaults = _signature(cls)
-    elementwise = cls in ELEMENTWISE
     step_params = inspect.signature(cls.step).parameters
     closure = step_params.get("closure")
     needs_closure = closure is not None and closure.default is inspect.Parameter.empty
+    probed = cls not in ELEMENTWISE and not needs_closure and cls is not torch.optim.LBFGS
+    return _build(name, cls, args, defaults, needs_closure, closure is not None, probed)
+
+
+def _build(
+    name: str,
+    cls: type[torch.optim.Optimizer],
+    args: dict[str, Arg],
+    defaults: dict[str, Any],
+    needs_closure: bool,
+    takes_closure: bool,
+    probed: bool,
+    elementwise: bool | None = None,
+) -> TorchOptimizer:
+    """The spec of `cls` in one mode: the allow-list's, the probe's at the defaults, or
+    `elementwise` when given (`_variant`)."""
+    if elementwise is None:
+        elementwise = cls in ELEMENTWISE or (probed and _probe(cls, args, defaults))
     space: dict[str, Range] = {}
     lr = defaults.get("lr")
     if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0:
@@ -298,6 +339,8 @@ def torch_optimizer(name: str) -> TorchOptimizer:
             space[key] = Range(low, high)
     doc = (inspect.getdoc(cls) or "").strip().splitlines()
     mode = "elementwise: the batch runs as one tensor" if elementwise else "row by row"
+    if probed:
+        mode = f"probed: {mode}"
     summary = f"{cls.__module__}.{cls.__qualname__} ({mode}). {doc[0] if doc else ''}".strip()
     init, step = _functional(cls, name, elementwise)
     spec = TorchOptimizer(
@@ -312,9 +355,102 @@ def torch_optimizer(name: str) -> TorchOptimizer:
         cls=cls,
         args=args,
         needs_closure=needs_closure,
-        takes_closure=closure is not None,
+        takes_closure=takes_closure,
+        probed=probed,
     )
     return spec
+
+
+@cache
+def _variant(name: str, elementwise: bool) -> TorchOptimizer:
+    """``torch_optimizer(name)`` in the given mode (a probed class, whose mode depends on its
+    hyperparameters); the same object when that is already its mode."""
+    base = torch_optimizer(name)
+    if base.elementwise == elementwise:
+        return base
+    return _build(
+        name,
+        base.cls,
+        dict(base.args),
+        dict(base.defaults),
+        base.needs_closure,
+        base.takes_closure,
+        base.probed,
+        elementwise,
+    )
+
+
+PROBE_ROWS, PROBE_DIM, PROBE_STEPS = 5, 3, 3
+"""The probe's batch: rows, coordinates per row, steps (each with a fresh random gradient)."""
+
+
+def _probe_mode(spec: TorchOptimizer, hp: Mapping[str, Any]) -> bool:
+    """The mode of a probed class under `hp`: batched only for one value per hyperparameter
+    and an update the probe finds elementwise."""
+    if any(isinstance(v, Tensor) for v in hp.values()):
+        return False
+    if any(k not in spec.args for k in hp):
+        return spec.elementwise  # configure names the unknown key
+    return _probe(spec.cls, spec.args, {**spec.defaults, **hp})
+
+
+def _probe(
+    cls: type[torch.optim.Optimizer], args: Mapping[str, Arg], hp: Mapping[str, Any]
+) -> bool:
+    """`is_elementwise` at the flat hyperparameters `hp` (False when they cannot build it)."""
+    if any(v == REQUIRED for v in hp.values()):
+        return False
+    try:
+        kwargs = constructor_kwargs(args, hp)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return is_elementwise(cls, tuple(sorted(kwargs.items())))
+
+
+_PROBED: dict[tuple[type, tuple[tuple[str, Any], ...]], bool] = {}
+"""`is_elementwise`'s answers, per class and keyword arguments."""
+
+
+def is_elementwise(cls: type[torch.optim.Optimizer], kwargs: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether ``cls(**kwargs)`` updates a parameter element by element: the probe.
+
+    One optimizer on a stacked batch ``x: [R, d]`` and R optimizers on its rows take
+    `PROBE_STEPS` steps with the same random gradients (float64, seeded); the update is
+    elementwise when the results agree to 1e-12 (relative) and are finite. A norm, a mean or
+    a shape-dependent rule over the parameter makes them differ; so does randomness inside
+    the step. A class whose constructor or step raises here runs row by row. Cached per
+    class and keyword arguments.
+    """
+    key = (cls, kwargs)
+    if key not in _PROBED:
+        _PROBED[key] = _probe_once(cls, dict(kwargs))
+    return _PROBED[key]
+
+
+def _probe_once(cls: type[torch.optim.Optimizer], options: dict[str, Any]) -> bool:
+    generator = torch.Generator().manual_seed(2024)
+    shape = (PROBE_ROWS, PROBE_DIM)
+    x = torch.randn(shape, generator=generator, dtype=torch.float64)
+    grads = [
+        torch.randn(shape, generator=generator, dtype=torch.float64) for _ in range(PROBE_STEPS)
+    ]
+    try:
+        batch = torch.nn.Parameter(x.clone())
+        opt = cls([batch], **options)
+        rows = [torch.nn.Parameter(x[i].clone()) for i in range(PROBE_ROWS)]
+        opts = [cls([row], **options) for row in rows]
+        for grad in grads:
+            batch.grad = grad.clone()
+            opt.step()
+            for i, (row, row_opt) in enumerate(zip(rows, opts)):
+                row.grad = grad[i].clone()
+                row_opt.step()
+    except Exception:  # a class that cannot even step here is not batched
+        return False
+    together, apart = batch.detach(), torch.stack([r.detach() for r in rows])
+    return bool(torch.isfinite(together).all()) and torch.allclose(
+        together, apart, rtol=1e-12, atol=1e-15
+    )
 
 
 def _signature(cls: type) -> tuple[dict[str, Arg], dict[str, Any]]:

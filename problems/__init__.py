@@ -41,6 +41,8 @@ FAMILIES = ("classic2d", "convex", "mlp", "multimodal", "valleys")
 """The modules whose decorators fill `PROBLEMS`."""
 
 _LAZY = {
+    "from_function": "problems._function",
+    "from_module": "problems._module",
     "PROBLEMS": "problems._catalogue",
     "get": "problems._catalogue",
     "register": "problems._catalogue",
@@ -66,6 +68,8 @@ __all__ = [
     "closest",
     "float_precision",
     "format_value",
+    "from_function",
+    "from_module",
     "get",
     "lazy_exports",
     "parse_spec",
@@ -96,4 +100,6 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from problems._catalogue import PROBLEMS, get, register
+    from problems._function import from_function
+    from problems._module import from_module
     from problems._problem import TAGS, Problem, TrainLoss

@@ -37,8 +37,14 @@ class Registry(Generic[T]):
 
         def add(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._factories or name in self.aliases:
-                msg = f"{self.kind} {name!r} is registered twice"
+                existing = self._factories.get(self.canonical(name))
+                where = f" (by {existing.__module__})" if existing is not None else ""
+                msg = f"{self.kind} {name!r} already exists{where}; register it under another name"
                 raise SpecError(msg)
+            for alias in aliases:
+                if alias in self._factories or alias in self.aliases:
+                    msg = f"{self.kind} alias {alias!r} already exists; choose another alias"
+                    raise SpecError(msg)
             self._factories[name] = factory
             self.aliases.update(dict.fromkeys(aliases, name))
             return factory

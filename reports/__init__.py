@@ -64,6 +64,7 @@ _EXPORTS = {
     "profile_figure": "reports._profiles",
     "times_to_target": "reports._profiles",
     "render": "reports._render",
+    "build_report": "reports._render",
     "SECTIONS": "reports._render",
     "Section": "reports._render",
     "Report": "reports._render",
@@ -75,6 +76,8 @@ _EXPORTS = {
     "write": "reports._render",
     "show_text": "reports._show",
     "summary_view": "reports._show",
+    "compact_view": "reports._show",
+    "text_table": "reports._show",
     "CELL_KEYS": "reports._store",
     "HP_PREFIX": "reports._store",
     "RECORDS": "reports._store",
@@ -114,7 +117,9 @@ __all__ = [
     "add_solver",
     "benchmark_score",
     "benchmarks_html",
+    "build_report",
     "change_table",
+    "compact_view",
     "convergence_figure",
     "device_figure",
     "device_times",
@@ -159,6 +164,7 @@ __all__ = [
     "summary_table",
     "summary_view",
     "target_label",
+    "text_table",
     "times_to_target",
     "wilson_interval",
     "win_loss",
@@ -197,9 +203,17 @@ if TYPE_CHECKING:
         profile_figure,
         times_to_target,
     )
-    from reports._render import SECTIONS, Report, Section, profile_target, render, write
+    from reports._render import (
+        SECTIONS,
+        Report,
+        Section,
+        build_report,
+        profile_target,
+        render,
+        write,
+    )
     from reports._select import shown_targets, study_targets
-    from reports._show import failure_reasons, show_text, summary_view
+    from reports._show import compact_view, failure_reasons, show_text, summary_view, text_table
     from reports._store import (
         CELL_KEYS,
         HP_PREFIX,

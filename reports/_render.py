@@ -49,6 +49,7 @@ __all__ = [
     "SECTIONS",
     "Report",
     "Section",
+    "build_report",
     "generated_text",
     "profile_target",
     "render",
@@ -145,6 +146,11 @@ class Report:
     @property
     def problems(self) -> list[str]:
         return sorted_unique(records(self.results, "checkpoint")["problem"])
+
+    def _repr_html_(self) -> str:
+        """The summary table and the failures, for a notebook (Jupyter calls this)."""
+        body = "".join(str(s) for s in (_summary(self), _failures(self)))
+        return f'<div class="optbench"><style>{CSS}</style>{body}</div>'
 
     @property
     def optimizers(self) -> dict[str, str]:
@@ -487,28 +493,8 @@ def _page(
     generated: dt.datetime | str,
     sections: Sequence[Section],
 ) -> str:
-    results, metas = _per_run(results, meta)
-    results = with_solver(results)
-    all_targets = study_targets(results, metas)
-    chosen = list(targets) if targets is not None else shown_targets(all_targets)
-    runtime = target if target is not None else (chosen[len(chosen) // 2] if chosen else None)
-    reached = target_outcomes(results, all_targets)
-    profile = (
-        _given_target(results, target)
-        if target is not None
-        else profile_target(results, all_targets, reached)
-    )
-    report = Report(
-        results=results,
-        metas=metas,
-        palette=palette_for(results["optimizer"].astype(str)),
-        targets=chosen,
-        target=runtime,
-        profile_target=profile[0],
-        profile_note=profile[1],
-        tau_max=tau_max,
-        reached=reached,
-    )
+    report = build_report(results, meta, targets=targets, target=target, tau_max=tau_max)
+    results, metas = report.results, report.metas
     built = []
     for section in sections:
         body = section.body(report)
@@ -526,6 +512,49 @@ def _page(
             n_runs=len(metas),
             generated=generated_text(generated),
         )
+    )
+
+
+def build_report(
+    results: pd.DataFrame,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    targets: Sequence[float] | None = None,
+    target: float | None = None,
+    tau_max: float = TAU_MAX,
+) -> Report:
+    """The `Report` of a results table: what `render` draws its sections from, and what a
+    notebook shows inline (its ``_repr_html_``: the summary table and the failures).
+
+    Args:
+        results: the results table (all record kinds, as ``load(run_dir, record=None)``).
+        meta: meta.json, or ``{run label: meta}`` for several runs (default: none).
+        targets, target, tau_max: as for `render`.
+
+    Example:
+        >>> reports.build_report(reports.load("runs/quick", record=None))  # doctest: +SKIP
+    """
+    results, metas = _per_run(results, meta or {})
+    results = with_solver(results)
+    all_targets = study_targets(results, metas)
+    chosen = list(targets) if targets is not None else shown_targets(all_targets)
+    runtime = target if target is not None else (chosen[len(chosen) // 2] if chosen else None)
+    reached = target_outcomes(results, all_targets)
+    profile = (
+        _given_target(results, target)
+        if target is not None
+        else profile_target(results, all_targets, reached)
+    )
+    return Report(
+        results=results,
+        metas=metas,
+        palette=palette_for(results["optimizer"].astype(str)),
+        targets=chosen,
+        target=runtime,
+        profile_target=profile[0],
+        profile_note=profile[1],
+        tau_max=tau_max,
+        reached=reached,
     )
 
 

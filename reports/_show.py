@@ -7,6 +7,7 @@ are one distinct run, gaps rounded to 0, and every distinct failure reason with 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,10 @@ from reports._metrics import summary, target_label
 from reports._select import records, shown_targets, study_targets
 from reports._store import load, load_meta
 
-__all__ = ["failure_reasons", "show_text", "summary_view"]
+__all__ = ["WIDTH", "compact_view", "failure_reasons", "show_text", "summary_view", "text_table"]
+
+WIDTH = 100
+"""The terminal width `bench show` fits by default (``--wide``: every column, unwrapped)."""
 
 
 def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
@@ -65,6 +69,65 @@ def summary_view(frame: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
     view["failed"] = table["failed"]
     view.attrs["notes"] = _notes(table) + _row_by_row(frame)
     return view
+
+
+def compact_view(view: pd.DataFrame, targets: Sequence[float]) -> pd.DataFrame:
+    """The columns of `summary_view` that fit a 100-column terminal: the names, the runs, the
+    median gap, the success rate at each target (its interval is in ``--wide``), the step
+    time and the diverged/failed counts."""
+    out = view[[c for c in ("problem", "optimizer", "device", "runs") if c in view]].copy()
+    out["median gap"] = [g.split(" ")[0] for g in view["median gap [IQR]"]]
+    for t in targets:
+        label = target_label(t)
+        out[f"ok@{label}"] = [v.split(" ")[0] for v in view[f"ok@{label}"]]
+    out["ms/step"] = view["ms/step"]
+    out["div/fail"] = [f"{d}/{f}" for d, f in zip(view["diverged"], view["failed"])]
+    out.attrs.update(view.attrs)
+    return out
+
+
+def text_table(frame: pd.DataFrame, *, width: int | None = WIDTH) -> str:
+    """`frame` as an aligned text table (rich), numbers to 3 significant digits.
+
+    Args:
+        frame: the table; text columns are left-aligned, numbers right-aligned.
+        width: the terminal width to fit (long names fold onto a second line); None for
+            no limit (every column at its full width).
+    """
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns}
+    console = Console(
+        width=width or 10_000, file=io.StringIO(), record=True, color_system=None, soft_wrap=False
+    )
+
+    def build(gap: int) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, gap, 0, 0))
+        for column in frame.columns:
+            table.add_column(
+                str(column),
+                justify="right" if numeric[column] else "left",
+                overflow="fold",
+                no_wrap=numeric[column],  # names fold onto a second line, numbers never
+            )
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        return table
+
+    table = build(1)  # two spaces between columns where they fit, else one
+    unlimited = Console(width=10_000, file=io.StringIO(), color_system=None)
+    if width is not None and unlimited.measure(table).maximum > width:
+        table = build(0)
+    console.print(table)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "-" if np.isnan(value) else f"{value:.3g}"
+    return str(value)
 
 
 def _row_by_row(frame: pd.DataFrame) -> list[str]:
@@ -153,13 +216,17 @@ def failure_reasons(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["runs", "status", "reason"], ascending=[False, True, True])
 
 
-def show_text(run_dir: str | Path, targets: Sequence[float] | None = None) -> str:
-    """The summary of `run_dir` as aligned text (success rates with 95% Wilson intervals),
-    with notes and the failure reasons under it.
+def show_text(
+    run_dir: str | Path, targets: Sequence[float] | None = None, *, wide: bool = False
+) -> str:
+    """The summary of `run_dir` as aligned text, with notes and the failure reasons under it.
 
     Args:
         run_dir: a run directory.
         targets: the targets to show (default: `shown_targets` of the study's, as the report).
+        wide: every column of `summary_view` (success rates with their 95% Wilson
+            intervals, time to target, ERT), unwrapped; by default the `compact_view`
+            columns, fitted to `WIDTH` characters.
 
     Raises:
         StoreError: the directory holds no results, or a part is corrupt (named).
@@ -168,22 +235,22 @@ def show_text(run_dir: str | Path, targets: Sequence[float] | None = None) -> st
     metas = {"run": load_meta(run_dir)}
     chosen = list(targets) if targets else shown_targets(study_targets(frame, metas))
     view = summary_view(frame, chosen)
-    with pd.option_context(
-        "display.max_rows",
-        1000,
-        "display.max_columns",
-        100,
-        "display.width",
-        250,
-        "display.float_format",
-        "{:.3g}".format,
-    ):
-        text = view.to_string(index=False)
-    lines = [text, *(f"note: {n}" for n in view.attrs["notes"])]
+    text = text_table(view, width=None) if wide else text_table(compact_view(view, chosen))
+    notes = [*view.attrs["notes"], *([] if wide else ["bench show --wide: intervals, ERT"])]
+    lines = [text, *(_wrap(f"note: {n}", wide) for n in notes)]
     reasons = failure_reasons(frame)
     if not reasons.empty:
         lines.append("diverged and failed runs, by reason:")
         for row in reasons.itertuples(index=False):
             reason = row.reason or "(no reason recorded)"
-            lines.append(f"  {row.runs:>5} {row.status:<8} in {row.cells} cell(s): {reason}")
+            line = f"  {row.runs:>5} {row.status:<8} in {row.cells} cell(s): {reason}"
+            lines.append(_wrap(line, wide, indent="    "))
     return "\n".join(lines)
+
+
+def _wrap(text: str, wide: bool, indent: str = "      ") -> str:
+    if wide:
+        return text
+    import textwrap
+
+    return textwrap.fill(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False)

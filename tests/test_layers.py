@@ -22,7 +22,7 @@ MAY_IMPORT = {
     "bench": {"problems", "optimizers", "bench"},
     "reports": {"problems", "reports"},
 }
-LAZY_ONLY = {("bench", "reports"): ("bench/_cli.py", "bench/cli/")}
+LAZY_ONLY = {("bench", "reports"): ("bench/_cli.py", "bench/cli/", "bench/_api.py")}
 """(importer, imported) pairs allowed only inside a function, and only in these files."""
 FORBIDDEN_THIRD_PARTY = {"reports": {"torch"}}
 """The reading side stays light: no torch (``bench show`` and ``bench report`` run without it)."""

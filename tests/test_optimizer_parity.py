@@ -1,10 +1,11 @@
 """Every core optimizer reproduces torch.optim's trajectory, per-row hyperparameters included.
 
-An info table (as torch's ``OptimizerInfo``) maps each registered name to its torch.optim
-class and the translation of our flat hyperparameters (``beta1``, ``beta2``, ``centered=1``)
-to torch's arguments (``betas=(beta1, beta2)``, ``centered=True``). A new registry entry
-fails `test_every_optimizer_has_torch_info` until it gets a row here, and is then covered by
-the parity test without new test code.
+`optimizers.REFERENCES` (declared with ``register(..., reference=)``, and read by
+``bench check`` too) maps each registered name to its torch.optim class and the translation
+of our flat hyperparameters (``beta1``, ``beta2``, ``centered=1``) to torch's arguments
+(``betas=(beta1, beta2)``, ``centered=True``); the info table here adds the draw ranges. A new
+registry entry fails `test_every_optimizer_has_torch_info` until it has both, and is then
+covered by the parity test without new test code.
 """
 
 from __future__ import annotations
@@ -52,49 +53,27 @@ LANDSCAPES: dict[str, Callable[[Tensor], Tensor]] = {
 
 @dataclass(frozen=True)
 class TorchInfo:
-    """How to run a registered optimizer's torch.optim counterpart.
+    """How the parity test draws a registered optimizer's hyperparameters.
 
     Attributes:
-        cls: the torch.optim class.
-        kwargs: our hyperparameters (one row's plain floats) -> torch's keyword arguments.
         lr: the log-uniform range the parity test draws ``lr`` from (kept small enough
             that no row diverges within the test's steps).
         ranges: draw ranges for other hyperparameters, overriding `DRAW`.
     """
 
-    cls: type[torch.optim.Optimizer]
-    kwargs: Callable[[dict[str, float]], dict[str, Any]]
     lr: tuple[float, float]
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def _same(hp: dict[str, float]) -> dict[str, Any]:
-    return dict(hp)
-
-
-def _betas(hp: dict[str, float], **extra: Any) -> dict[str, Any]:
-    out = {k: v for k, v in hp.items() if k not in ("beta1", "beta2")}
-    return {**out, "betas": (hp["beta1"], hp["beta2"]), **extra}
-
-
 INFO: dict[str, TorchInfo] = {
-    "sgd": TorchInfo(torch.optim.SGD, _same, lr=(1e-4, 2e-3)),
-    "momentum": TorchInfo(torch.optim.SGD, _same, lr=(1e-4, 1e-3)),
-    "nesterov": TorchInfo(
-        torch.optim.SGD,
-        lambda hp: {**hp, "nesterov": True},
-        lr=(1e-4, 1e-3),
-        ranges={"momentum": (0.1, 0.95)},
-    ),
-    "adam": TorchInfo(torch.optim.Adam, _betas, lr=(1e-3, 3e-2)),
-    "adamw": TorchInfo(torch.optim.AdamW, _betas, lr=(1e-3, 3e-2)),
-    "amsgrad": TorchInfo(torch.optim.Adam, lambda hp: _betas(hp, amsgrad=True), lr=(1e-3, 3e-2)),
-    "rmsprop": TorchInfo(
-        torch.optim.RMSprop,
-        lambda hp: {**hp, "centered": bool(hp["centered"])},
-        lr=(1e-4, 3e-3),
-    ),
-    "adagrad": TorchInfo(torch.optim.Adagrad, _same, lr=(1e-3, 1e-1)),
+    "sgd": TorchInfo(lr=(1e-4, 2e-3)),
+    "momentum": TorchInfo(lr=(1e-4, 1e-3)),
+    "nesterov": TorchInfo(lr=(1e-4, 1e-3), ranges={"momentum": (0.1, 0.95)}),
+    "adam": TorchInfo(lr=(1e-3, 3e-2)),
+    "adamw": TorchInfo(lr=(1e-3, 3e-2)),
+    "amsgrad": TorchInfo(lr=(1e-3, 3e-2)),
+    "rmsprop": TorchInfo(lr=(1e-4, 3e-3)),
+    "adagrad": TorchInfo(lr=(1e-3, 1e-1)),
 }
 
 DRAW: dict[str, tuple[float, float]] = {
@@ -193,6 +172,8 @@ TOL = {torch.float64: {"rtol": 1e-10, "atol": 1e-12}, torch.float32: {"rtol": 1e
 def test_every_optimizer_has_torch_info() -> None:
     missing = sorted(set(CORE) - set(INFO))
     assert not missing, f"add a TorchInfo row for {missing}"
+    undeclared = sorted(set(CORE) - set(optimizers.REFERENCES))
+    assert not undeclared, f"declare a torch.optim reference for {undeclared}"
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
@@ -210,11 +191,15 @@ def test_matches_torch_optim(name: str, landscape: str, dtype: torch.dtype, seed
 
     got = run_batched(config, fn, x0, steps)
 
-    info = INFO[name]
+    reference = optimizers.REFERENCES[name]
     want = torch.stack(
         [
             run_torch(
-                info.cls, info.kwargs({k: v[i] for k, v in per_row.items()}), fn, x0[i], steps
+                reference.cls,
+                reference.kwargs({k: v[i] for k, v in per_row.items()}),
+                fn,
+                x0[i],
+                steps,
             )
             for i in range(rows)
         ]

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 import optimizers
+from bench._check import CHECK_NAMES, OPTIMIZER_CHECKS, Outcome
 from optimizers._optimizer import FLAG, Rule
 from problems import SpecError, UnknownNameError
 
@@ -282,3 +283,15 @@ def test_no_sync_on_cuda(name: str) -> None:
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert torch.isfinite(x).all()
+
+
+# --- the conformance checks `bench check` runs ---------------------------------------------
+
+
+@pytest.mark.parametrize("check", OPTIMIZER_CHECKS, ids=lambda fn: CHECK_NAMES[fn])
+@pytest.mark.parametrize("name", NAMES)
+def test_bench_check_passes(name: str, check: Callable[[str], Outcome]) -> None:
+    """Batched = row by row, per-row hyperparameters, diverged rows stay apart, and parity
+    with the declared torch.optim reference (`bench._check`, shared with ``bench check``)."""
+    outcome = check(name)
+    assert outcome.status == "ok", f"{outcome.check}: {outcome.detail}"
