@@ -236,7 +236,6 @@ def tune(
         progress: ``progress(done, trials, best_value, best_params)`` after each batch.
     """
     import optuna
-    from optuna.distributions import FloatDistribution
 
     if trials < 1 or batch < 1:
         msg = f"--trials and --batch must be >= 1, got {trials} and {batch}"
@@ -252,7 +251,6 @@ def tune(
             sampler=make_sampler(sampler, seed=sampler_seed, space=space, trials=trials),
             pruner=make_pruner(pruner, steps=steps),
         )
-        distributions = {p.name: FloatDistribution(p.low, p.high, log=p.log) for p in space}
         ran, idle_since = 0, None
         while True:
             fail_stale(study, storage)
@@ -267,7 +265,9 @@ def tune(
                 time.sleep(min(1.0, storage.heartbeat_s / 2))
                 continue
             idle_since = None
-            asked = [study.ask(distributions) for _ in range(min(batch, want))]
+            asked = [
+                _ask(study, space, sampler, sampler_seed, trials) for _ in range(min(batch, want))
+            ]
             keep = _within_budget(study, [t.number for t in asked], trials)
             for trial in asked:
                 if trial.number not in keep:
@@ -287,6 +287,23 @@ def tune(
                     best.params if best else {},
                 )
         return _result(study, study_name, ran)
+
+
+def _ask(study: Any, space: SearchSpace, sampler: str, seed: int | None, trials: int) -> Any:
+    """A new trial with its parameters, drawn by `sampler` seeded with ``seed + number``.
+
+    Seeding by the trial's number (unique in the study, whichever worker asks) keeps one
+    worker's study reproducible and gives two workers, or a resumed study, different draws:
+    one sampler seed for all would make every worker, and every resumption, repeat the
+    same random start-up points. Re-queued trials keep their parameters.
+    """
+    trial = study.ask()
+    study.sampler = make_sampler(
+        sampler, seed=None if seed is None else seed + trial.number, space=space, trials=trials
+    )
+    for p in space:
+        trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return trial
 
 
 def _budget(task: TuneTask) -> int:

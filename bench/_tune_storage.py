@@ -111,7 +111,7 @@ def open_storage(url: str | None, *, heartbeat_s: float = HEARTBEAT_S) -> Storag
         with warnings.catch_warnings():  # heartbeat_interval is experimental in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
-                url,
+                _driver(url),
                 heartbeat_interval=max(1, round(heartbeat_s)),
                 grace_period=max(2, round(2 * heartbeat_s)),
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
@@ -126,6 +126,19 @@ def open_storage(url: str | None, *, heartbeat_s: float = HEARTBEAT_S) -> Storag
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         msg = f"cannot open storage {url!r}: {reason}"
         raise StoreError(msg) from None
+
+
+def _driver(url: str) -> str:
+    """``postgresql://`` with the installed driver: SQLAlchemy 2.1 means psycopg 3 by it;
+    where only psycopg2 is installed (the ``[postgres]`` extra) the URL names psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return f"postgresql+psycopg2{sep}{rest}"
+    return url
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

@@ -130,10 +130,8 @@ def test_stopped_rows_are_frozen_and_the_loop_ends() -> None:
 
 
 def test_space_and_specs() -> None:
-    assert [str(p) for p in search_space("momentum", parse_space("lr=1e-4..1e-1,momentum=0.8..0.99"))] == [
-        "lr=0.0001..0.1 (log)",
-        "momentum=0.8..0.99",
-    ]  # fmt: skip
+    space = search_space("momentum", parse_space("lr=1e-4..1e-1,momentum=0.8..0.99"))
+    assert [str(p) for p in space] == ["lr=0.0001..0.1 (log)", "momentum=0.8..0.99"]
     assert setting_spec("sgd:lr=0.001", {"lr": 0.3}) == "sgd:lr=0.3"
     assert evaluation_seeds([0, 1], [1000]) == (0, 1)
     assert evaluation_seeds([1000, 1001, 5], [1000, 1001]) == (1002, 1003, 1004)
