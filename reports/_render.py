@@ -41,6 +41,7 @@ from reports._style import figure_html, palette_for
 from reports._summary import summary_frame
 from reports._tables import failures_table, header_html, scores_table, summary_table
 from reports._templates import Markup, render_template
+from reports._tuning import load_trials, tuning_context
 from reports._winloss import ALPHA, RTOL, win_loss_figure
 
 __all__ = [
@@ -141,6 +142,7 @@ class Report:
     profile_note: str
     tau_max: float
     reached: pd.DataFrame
+    trials: pd.DataFrame | None = None  # bench tune's trials tables (reports._tuning)
 
     @property
     def problems(self) -> list[str]:
@@ -343,6 +345,12 @@ def _heldout(report: Report) -> Markup | None:
     )
 
 
+def _tuning(report: Report) -> Mapping[str, Any] | None:
+    return tuning_context(
+        report.metas, report.results, report.trials, _figure, palette=report.palette
+    )
+
+
 def _failures(report: Report) -> Markup:
     return failures_table(report.results)
 
@@ -357,6 +365,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("landscapes", "2-D landscapes", _landscapes),
     Section("devices", "CPU against GPU", _devices),
     Section("heldout", "Held-out loss", _heldout),
+    Section("tuning", "Tuning", _tuning, "tuning.html.j2"),
     Section("failures", "Diverged and failed runs", _failures),
 )
 """The report's sections, in order. A new one is one more `Section` (pass
@@ -436,6 +445,7 @@ def render(
     generated: dt.datetime | str,
     sections: Sequence[Section] = SECTIONS,
     benchmarks: pd.DataFrame | None = None,
+    trials: pd.DataFrame | None = None,
 ) -> str:
     """Render the comparison report of a results table as one self-contained HTML page.
 
@@ -457,6 +467,8 @@ def render(
             shown in UTC) or the text to show.
         sections: the sections, in order (`SECTIONS`).
         benchmarks: pytest-benchmark results (`load_benchmarks`), rendered as a section.
+        trials: `bench tune`'s trials tables (`reports._tuning.load_trials`), drawn in the
+            tuning section.
 
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
@@ -472,7 +484,7 @@ def render(
                 lambda report: Markup(benchmarks_html(table)),
             )
             sections = (*sections, timings)
-        page = _page(results, meta, targets, target, tau_max, generated, sections)
+        page = _page(results, meta, targets, target, tau_max, generated, sections, trials)
         return encoder.resolve(page)
     finally:
         _ENCODER.reset(reset)
@@ -486,6 +498,7 @@ def _page(
     tau_max: float,
     generated: dt.datetime | str,
     sections: Sequence[Section],
+    trials: pd.DataFrame | None = None,
 ) -> str:
     results, metas = _per_run(results, meta)
     results = with_solver(results)
@@ -508,6 +521,7 @@ def _page(
         profile_note=profile[1],
         tau_max=tau_max,
         reached=reached,
+        trials=trials,
     )
     built = []
     for section in sections:
@@ -570,6 +584,7 @@ def write(
             tau_max=tau_max,
             generated=when,
             benchmarks=benchmarks,
+            trials=load_trials(run_dirs),
         )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -202,3 +202,25 @@ def test_tuned_comparison_on_fresh_seeds(
     assert set(results["optimizer"]) == {"sgd:lr=0.001", "random-search", entry["setting"]}
     assert set(results["seed"]) == {1002, 1003}
     assert (run / "tuning" / "trials.parquet").exists()
+    page = reports.write([run], tmp_path / "report.html").read_text()
+    assert "Tuned settings" in page and entry["setting"] in page
+    assert "Optimisation history" in page and "Sensitivity to the learning rate" in page
+
+
+def test_tuning_figures_from_a_trials_table() -> None:
+    """The report's figures read a plain trials table: pruned and diverged trials included."""
+    from reports._tuning import comparison_figure, history_figure, sensitivity_figure
+
+    rows = [
+        {"problem": "p", "optimizer": o, "objective": "final", "study_name": o, "number": i,
+         "state": s, "value": v, "param_lr": lr}
+        for o in ("adam", "sgd")
+        for i, (s, v, lr) in enumerate(
+            [("complete", 1.0, 1e-3), ("complete", 0.1, 1e-2), ("pruned", np.nan, 1.0),
+             ("complete", math.inf, 3.0)]
+        )
+    ]  # fmt: skip
+    trials = pd.DataFrame(rows)
+    for make in (history_figure, sensitivity_figure, comparison_figure):
+        assert make(trials) is not None
+    assert comparison_figure(trials[trials["optimizer"] == "adam"]) is None  # one optimizer
