@@ -15,8 +15,11 @@ URLs:
   its own (a ``optbench:heartbeat`` system attribute of each running trial) and
   `fail_stale` fails and re-queues stale trials with the same rule.
 
-Both are plain Optuna storages: ``optuna.load_study(study_name=..., storage=...)`` and
-optuna-dashboard read them.
+- ``memory``: Optuna's in-memory storage, for one process (benchmarks, quick looks): nothing
+  is kept, nothing needs heartbeats.
+
+All are plain Optuna storages: ``optuna.load_study(study_name=..., storage=...)`` and
+optuna-dashboard read the first two (on disk or on a server).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class Storage:
 
     optuna: Any  # optuna.storages.BaseStorage
     url: str
-    kind: str  # "rdb" or "journal"
+    kind: str  # "rdb", "journal" or "memory"
     heartbeat_s: float
 
     @property
@@ -91,6 +94,8 @@ def open_storage(url: str | None, *, heartbeat_s: float = HEARTBEAT_S) -> Storag
     if heartbeat_s <= 0:
         msg = f"--heartbeat must be > 0 seconds, got {heartbeat_s:g}"
         raise SpecError(msg)
+    if url == "memory":
+        return Storage(optuna.storages.InMemoryStorage(), url, "memory", heartbeat_s)
     path = _journal_path(url)
     try:
         if path is not None:
@@ -166,6 +171,8 @@ class Heartbeat:
         self._thread.start()
 
     def _beat(self) -> None:
+        if self.storage.kind == "memory":  # one process: nobody to tell it is alive
+            return
         backend = self.storage.optuna
         for trial_id in self.trial_ids:
             try:
@@ -196,6 +203,8 @@ def fail_stale(study: Any, storage: Storage) -> int:
     import optuna
     from optuna.trial import TrialState
 
+    if storage.kind == "memory":
+        return 0
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if storage.native_heartbeat:
         with warnings.catch_warnings():
