@@ -270,7 +270,7 @@ def tune_main(args: argparse.Namespace) -> int:
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
     _write_json(out / "meta.json", meta)
-    print(f"{len(entries)} pairs tuned -> {tuned}")
+    print(f"{len(entries)} pair{'' if len(entries) == 1 else 's'} tuned -> {tuned}")
     if skipped:
         print(f"not tuned (nothing to tune): {', '.join(skipped)}", file=sys.stderr)
     return 0

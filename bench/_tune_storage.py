@@ -113,24 +113,42 @@ def open_storage(url: str | None, *, heartbeat_s: float = HEARTBEAT_S) -> Storag
             raise SpecError(msg)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():  # heartbeat_interval is experimental in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                _driver(url),
-                heartbeat_interval=max(1, round(heartbeat_s)),
-                grace_period=max(2, round(2 * heartbeat_s)),
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY
-                ),
-                engine_kwargs=_engine_kwargs(url),
-            )
-        return Storage(storage, url, "rdb", heartbeat_s)
+        return Storage(_rdb(url, heartbeat_s), url, "rdb", heartbeat_s)
     except SpecError:
         raise
     except Exception as error:
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         msg = f"cannot open storage {url!r}: {reason}"
         raise StoreError(msg) from None
+
+
+SCHEMA_TRIES = 5
+"""Attempts at opening an RDB storage: workers started together on a fresh database race to
+create Optuna's tables, and the losers' CREATE fails once (a unique-constraint violation)."""
+
+
+def _rdb(url: str, heartbeat_s: float) -> Any:
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(SCHEMA_TRIES):
+        try:
+            with warnings.catch_warnings():  # heartbeat_interval is experimental in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    _driver(url),
+                    heartbeat_interval=max(1, round(heartbeat_s)),
+                    grace_period=max(2, round(2 * heartbeat_s)),
+                    heartbeat_stale_trial_callback=(
+                        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+                    ),
+                    engine_kwargs=_engine_kwargs(url),
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))  # another worker is creating the tables
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _driver(url: str) -> str:
