@@ -93,6 +93,24 @@ def _pairs(trials: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(pairs.itertuples(index=False, name=None))
 
 
+def _label(ax: Any, rows: pd.DataFrame, x: str, name: str, *, log_y: bool) -> None:
+    """A facet's axis labels (the objective on y, log where every value is positive)."""
+    if log_y:
+        log_scale(ax, y=True)
+    ax.set_xlabel(x)
+    ax.set_ylabel(str(rows["objective"].iloc[0]))
+    ax.set_title(title(name))
+
+
+def _legend(fig: Figure, optimizers: Sequence[str], palette: Palette | None) -> None:
+    finish(
+        fig,
+        legend_handles({o: (_colour(o, palette), "-") for o in optimizers}),
+        legend="bottom",
+        legend_cols=3,
+    )
+
+
 def history_figure(trials: pd.DataFrame, *, palette: Palette | None = None) -> Figure | None:
     """Each complete trial's objective (dots) and the best so far (line) against the trial
     number, one facet per problem, one colour per optimizer."""
@@ -112,13 +130,8 @@ def history_figure(trials: pd.DataFrame, *, palette: Palette | None = None) -> F
                 values = group["value"].replace([np.inf, -np.inf], np.nan)
                 ax.plot(group["number"], values, "o", color=colour, alpha=0.35, markersize=3)
                 ax.plot(group["number"], values.cummin(), "-", color=colour, drawstyle="steps-post")
-            if positive:
-                log_scale(ax, y=True)
-            ax.set_xlabel("trial")
-            ax.set_ylabel(str(rows["objective"].iloc[0]))
-            ax.set_title(title(problem))
-        styles = {o: (_colour(o, palette), "-") for o in optimizers}
-        finish(fig, legend_handles(styles), legend="bottom", legend_cols=3)
+            _label(ax, rows, "trial", problem, log_y=positive)
+        _legend(fig, optimizers, palette)
     return fig
 
 
@@ -186,13 +199,8 @@ def comparison_figure(trials: pd.DataFrame, *, palette: Palette | None = None) -
                     markersize=3, linewidth=1.0,
                 )  # fmt: skip
             log_scale(ax, x=True)
-            if (rows["value"] > 0).all():
-                log_scale(ax, y=True)
-            ax.set_xlabel("learning rate")
-            ax.set_ylabel(str(rows["objective"].iloc[0]))
-            ax.set_title(title(problem))
-        styles = {o: (_colour(o, palette), "-") for o in optimizers}
-        finish(fig, legend_handles(styles), legend="bottom", legend_cols=3)
+            _label(ax, rows, "learning rate", problem, log_y=bool((rows["value"] > 0).all()))
+        _legend(fig, optimizers, palette)
     return fig
 
 
