@@ -65,8 +65,8 @@ def make_sampler(name: str, *, seed: int | None, space: SearchSpace, trials: int
 
     ``tpe`` lies about running trials (``constant_liar=True``): the trials of a batch, and
     those other workers run, count as bad until told, so a batch does not ask K times for
-    one point; ``grid`` spreads ``ceil(trials ** (1 / len(space)))`` points
-    over each range (log-spaced for a log range); ``qmc`` is a scrambled Sobol sequence.
+    one point; ``grid`` spreads ``floor(trials ** (1 / len(space))) + 1``
+    points over each range (log-spaced for a log range); ``qmc`` is a scrambled Sobol sequence.
     """
     import optuna
 
@@ -88,7 +88,9 @@ def make_sampler(name: str, *, seed: int | None, space: SearchSpace, trials: int
         return samplers.CmaEsSampler(seed=seed)
     if name == "qmc":
         return samplers.QMCSampler(seed=seed, scramble=True)
-    per = max(2, math.ceil(trials ** (1 / len(space))))
+    # more points than trials: an exhausted grid calls `study.stop()`, which Optuna refuses
+    # outside `study.optimize` (and it would leave the last trial unfinished)
+    per = max(2, math.floor(trials ** (1 / len(space)) + 1e-9) + 1)
     grid = {
         p.name: [float(v) for v in (np.geomspace if p.log else np.linspace)(p.low, p.high, per)]
         for p in space

@@ -224,3 +224,39 @@ def test_tuning_figures_from_a_trials_table() -> None:
     for make in (history_figure, sensitivity_figure, comparison_figure):
         assert make(trials) is not None
     assert comparison_figure(trials[trials["optimizer"] == "adam"]) is None  # one optimizer
+
+
+@pytest.mark.parametrize(
+    ("sampler", "pruner"),
+    [("random", "wilcoxon"), ("grid", "hyperband"), ("qmc", "none"), ("tpe", "median")],
+)
+def test_samplers_and_pruners_run(sampler: str, pruner: str) -> None:
+    """Every sampler (but cmaes, an optional package) with a pruner, in memory: the budget of
+    trials is met and every trial has a learning rate inside the space."""
+    task = _task("sphere:dim=2", "sgd", objective="final", steps=30)
+    space = search_space("sgd", parse_space("lr=0.01..100"))
+    storage = open_storage("memory")
+    result = tune(
+        task, space, storage, trials=8, batch=4, study_name="s", sampler=sampler, pruner=pruner
+    )
+    assert result.complete + result.pruned == 8
+    study = optuna.load_study(study_name="s", storage=storage.optuna)
+    assert all(0.01 <= t.params["lr"] <= 100 for t in study.trials)
+
+
+def test_journal_trials_of_a_silent_worker_fail_and_are_requeued(tmp_path: Path) -> None:
+    """On a journal (no Optuna heartbeats) a running trial whose last beat is older than two
+    periods is failed by `fail_stale` and its parameters queued again."""
+    from bench._tune_storage import HEARTBEAT_ATTR, fail_stale
+
+    storage = open_storage(f"journal:{tmp_path / 'j.log'}", heartbeat_s=0.5)
+    study = optuna.create_study(storage=storage.optuna, study_name="j")
+    trial = study.ask()
+    lr = trial.suggest_float("lr", 1e-3, 1.0, log=True)
+    storage.optuna.set_trial_system_attr(trial._trial_id, HEARTBEAT_ATTR, 0.0)  # long ago
+    assert fail_stale(study, storage) == 1
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    retry = study.ask()
+    assert retry.suggest_float("lr", 1e-3, 1.0, log=True) == lr
+    assert fail_stale(study, storage) == 0  # the retry is beating (just started)
