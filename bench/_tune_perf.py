@@ -31,7 +31,7 @@ def measure(trials: int = 64, seeds: int = 10, steps: int = 1000) -> dict[str, f
     from bench._tune_trials import TuneTask
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = Study(["rosenbrock"], ["adam"], seeds=tuple(range(1000, 1000 + seeds)), steps=steps,
+    study = Study(("rosenbrock",), ("adam",), seeds=tuple(range(1000, 1000 + seeds)), steps=steps,
                   checkpoints=10, targets=())  # fmt: skip
     task = TuneTask(study, "final", 1e-6)
     space = search_space("adam")
