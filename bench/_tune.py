@@ -98,11 +98,28 @@ def make_sampler(name: str, *, seed: int | None, space: SearchSpace, trials: int
     return samplers.GridSampler(grid, seed=seed)
 
 
-def make_pruner(name: str, *, steps: int, startup: int = 4) -> Any:
+MEDIAN_STARTUP = 4
+"""Complete trials the median pruner waits for before it prunes."""
+
+
+def can_prune(pruner: str, complete: int) -> bool:
+    """Whether `pruner` can prune anything with `complete` complete trials in the study: the
+    median pruner waits for `MEDIAN_STARTUP` of them, Wilcoxon's needs a best trial, and a
+    batch that cannot be pruned skips the decisions (each one reads the whole study)."""
+    if pruner == "median":
+        return complete >= MEDIAN_STARTUP
+    if pruner == "wilcoxon":
+        return complete >= 1
+    return pruner == "hyperband"
+
+
+def make_pruner(name: str, *, steps: int, startup: int = MEDIAN_STARTUP) -> Any:
     """The Optuna pruner called `name` (one of `PRUNERS`).
 
     ``median``: a trial whose median over seeds is worse than the median of the completed
-    trials at the same step (after `startup` completed trials); ``hyperband`` over steps;
+    trials at the same step (after `startup` completed trials; Optuna compares the trial's
+    best intermediate value so far, so a trial that diverges is pruned early, while its
+    values are still finite); ``hyperband`` over steps;
     ``wilcoxon``: a Wilcoxon signed-rank test of the trial against the best one, seed by
     seed (each checkpoint reports every seed as its own instance); ``none``.
     """
@@ -320,6 +337,7 @@ def _run_batch(study: Any, storage: Storage, task: TuneTask, asked: list[Any], p
     import optuna
 
     heartbeat = Heartbeat(storage, [t._trial_id for t in asked])
+    active = can_prune(pruner, _counts(study)["COMPLETE"])
     reported = [0]  # checkpoints reported so far (the Wilcoxon pruner's instance ids)
 
     def prune(step: int, values: np.ndarray) -> list[bool]:
@@ -334,7 +352,7 @@ def _run_batch(study: Any, storage: Storage, task: TuneTask, asked: list[Any], p
                     trial.report(float(v), reported[0] * S + s)
             else:
                 trial.report(float(np.median(row)), step)
-            stop.append(pruner != "none" and trial.should_prune())
+            stop.append(active and trial.should_prune())
         reported[0] += 1
         return stop
 
