@@ -41,7 +41,7 @@ from reports._style import figure_html, palette_for
 from reports._summary import summary_frame
 from reports._tables import failures_table, header_html, scores_table, summary_table
 from reports._templates import Markup, render_template
-from reports._tuning import load_trials, tuning_context
+from reports._tuning import is_tune_dir, load_trials, tuning_context, tuning_page
 from reports._winloss import ALPHA, RTOL, win_loss_figure
 
 __all__ = [
@@ -570,9 +570,13 @@ def write(
         The path written.
     """
     run_dirs, bench_files = split_sources(run_dirs)
+    tune_dirs = [d for d in run_dirs if is_tune_dir(d)]  # bench tune's: trials, no parts
+    run_dirs = [d for d in run_dirs if d not in tune_dirs]
     benchmarks = load_benchmarks(bench_files) if bench_files else None
     when = generated if generated is not None else dt.datetime.now(dt.timezone.utc)
-    if benchmarks is not None and not run_dirs:
+    if tune_dirs and not run_dirs and benchmarks is None:
+        page = tuning_page(tune_dirs, css=CSS, generated=generated_text(when))
+    elif benchmarks is not None and not run_dirs:
         page = benchmarks_page(benchmarks, css=CSS, generated=generated_text(when))
     else:
         results, metas = load_runs(run_dirs, labels=labels)
@@ -584,7 +588,7 @@ def write(
             tau_max=tau_max,
             generated=when,
             benchmarks=benchmarks,
-            trials=load_trials(run_dirs),
+            trials=load_trials([*run_dirs, *tune_dirs]),
         )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,10 +44,12 @@ __all__ = [
     "MAX_FACETS",
     "comparison_figure",
     "history_figure",
+    "is_tune_dir",
     "load_trials",
     "sensitivity_figure",
     "tuned_rows",
     "tuning_context",
+    "tuning_page",
 ]
 
 MAX_FACETS = 12
@@ -319,3 +321,59 @@ def tuning_context(
         "tuning": ", ".join(map(str, first.get("tuning_seeds", []))) or "–",
         "evaluation": ", ".join(map(str, first.get("evaluation_seeds", []))) or "–",
     }
+
+
+def is_tune_dir(path: Path | str) -> bool:
+    """A `bench tune` run directory: ``trials.parquet`` and no results parts."""
+    p = Path(path)
+    return (p / "trials.parquet").exists() and not (p / "parts").exists()
+
+
+def _embed(make: Any, alt: str, note: str = "") -> Any:
+    from reports._style import figure_html
+    from reports._templates import Markup, render_template
+
+    fig = make()
+    if fig is None:
+        return None
+    return render_template(
+        "figure.html.j2", image=Markup(figure_html(fig, alt)), before=[], after=[note]
+    )
+
+
+def tuning_page(tune_dirs: Sequence[Path | str], *, css: str, generated: str) -> str:
+    """A whole page of the tuning section for `bench tune` run directories alone
+    (``bench report runs/tune-quick``): their tuned settings, without evaluation gaps, and
+    the figures of their trials."""
+    import json
+
+    from reports._templates import Markup, render_template
+
+    trials = load_trials(tune_dirs)
+    metas: dict[str, dict[str, Any]] = {}
+    for d in tune_dirs:
+        meta_path = Path(d) / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        tune = meta.get("tune", {})
+        metas[str(d)] = {
+            "tuned": {
+                "entries": tune.get("entries", []),
+                "tuning_seeds": tune.get("tuning_seeds", []),
+            }
+        }
+    context = tuning_context(metas, pd.DataFrame(), trials, _embed) or {"rows": [], "figures": []}
+    seeds = sorted({int(x) for m in metas.values() for x in m["tuned"]["tuning_seeds"]})
+    context = {**context, "tuning": ", ".join(map(str, seeds)) or "–", "evaluation": "–"}
+    body = render_template("tuning.html.j2", **context)
+    frame = trials if trials is not None else pd.DataFrame(columns=["problem", "optimizer"])
+    return str(
+        render_template(
+            "tuning_page.html.j2",
+            css=Markup(css),
+            names=", ".join(Path(d).name for d in tune_dirs),
+            trials=len(frame),
+            pairs=len(frame[["problem", "optimizer"]].drop_duplicates()),
+            generated=generated,
+            body=body,
+        )
+    )

@@ -209,6 +209,8 @@ def test_tuned_comparison_on_fresh_seeds(
     page = reports.write([run], tmp_path / "report.html").read_text()
     assert "Tuned settings" in page and entry["setting"] in page
     assert "Optimisation history" in page and "Sensitivity to the learning rate" in page
+    alone = reports.write([out], tmp_path / "tuning.html").read_text()  # the tune run alone
+    assert "Tuned on seeds 1000, 1001" in alone and "Optimisation history" in alone
 
 
 def test_tuning_figures_from_a_trials_table() -> None:
