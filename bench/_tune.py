@@ -293,7 +293,8 @@ def tune(
                     trial.set_user_attr(SURPLUS_ATTR, True)
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
             asked = [t for t in asked if t.number in keep]
-            if not asked:
+            if not asked:  # another worker took the last trials: look again shortly
+                time.sleep(0.1)
                 continue
             ran += _run_batch(study, storage, task, asked, pruner)
             if progress is not None:
