@@ -1,4 +1,4 @@
-"""The `bench` command line: list, run, check, show, report, perf.
+"""The `bench` command line: list, run, check, show, report, perf, tune.
 
 Exit codes: 0 ok, 1 some runs failed (the study still finished), 2 bad input.
 """
@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="cells in parallel processes (default: 1)"
     )
     run.add_argument(
+        "--tuned",
+        type=Path,
+        help="tuned.toml from bench tune: also run each tuned setting, on fresh seeds",
+    )
+    run.add_argument(
         "--quiet", action="store_true", help="no progress bars (the summary is still printed)"
     )
 
@@ -154,7 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         help=target_help + "; the first given is also the target of the runtimes and profiles",
     )
 
-    for command in (ls, run, check, report):
+    from bench._tune_command import add_tune_parser
+
+    tune = add_tune_parser(sub)
+
+    for command in (ls, run, check, report, tune):
         command.add_argument(
             "--plugin",
             action="append",
@@ -184,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bench._plugins import load_cli_plugins
 
             load_cli_plugins(args.command, args.plugin)
-        return {**commands, "perf": _perf}[args.command](args)
+        return {**commands, "perf": _perf, "tune": _tune}[args.command](args)
     except OptbenchError as error:
         print(f"bench {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -287,10 +296,17 @@ def _run(args: argparse.Namespace) -> int:
             "--start uniform samples the domain.",
             file=sys.stderr,
         )
+    if args.tuned:
+        from bench._tuned import apply_tuned, load_tuned, record_tuned
+
+        tuned = load_tuned(args.tuned)
+        study, used = apply_tuned(study, tuned)
     command = shlex.join(["bench", *sys.argv[1:]])
     summary = run_study(
         study, run_dir, command=command, workers=check_workers(args.workers), quiet=args.quiet
     )
+    if args.tuned:
+        record_tuned(study, tuned, used, summary.run_dir)
     print(f"{summary.cells} cells ({summary.skipped} already finished) -> {summary.run_dir}")
     import reports  # the reading side, only when it is used
 
@@ -333,6 +349,12 @@ def _report(args: argparse.Namespace) -> int:
     )
     print(f"report: {path}")
     return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from bench._tune_command import tune_main
+
+    return tune_main(args)
 
 
 def _perf(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ __all__ = [
     "COMPILE_CHOICES",
     "STEP_MODES",
     "CompileChoice",
+    "Control",
     "Trace",
     "make_objective",
     "run_rows",
@@ -61,6 +62,14 @@ about 5e-8 s per run-step against eager at R = 10^4 (eager ~2e7 run-steps/s, com
 ~1e8): 15 s / 7.5e-8 s is about 2e8 run-steps. The default study's cells (10 seeds x a few
 thousand steps) stay far below it and run eagerly.
 """
+
+
+Control = Callable[[int, Tensor, Tensor], "Tensor | None"]
+"""``control(step, loss, best) -> stop`` at each checkpoint: ``loss`` is every row's loss at
+its current point (``[R]``, NaN for a stopped or diverged row), ``best`` its best loss so
+far (``[R]``; a stopped row keeps the value it had when it stopped); ``stop`` is None or a
+boolean ``[R]`` mask of rows to stop there (a pruned trial's rows). Stopped rows are frozen
+on the device."""
 
 
 @dataclass
@@ -257,6 +266,7 @@ def run_rows(
     progress: Callable[[int, int], None] | None = None,
     check_sync: bool = False,
     compile: CompileChoice = False,
+    control: Control | None = None,
 ) -> Trace:
     """Advance all rows of `x0` by `steps` steps of `method` on `problem`.
 
@@ -278,6 +288,12 @@ def run_rows(
             (``torch.cuda.set_sync_debug_mode("error")``); used by the tests.
         compile: run the step under `torch.compile` (``True``), eagerly (``False``) or where
             it pays (``"auto"``, `step_mode_for`); ``Trace.step_mode`` says which ran.
+        control: called at each checkpoint after recording (outside the timing); rows in
+            the mask it returns stop there: their point is frozen (``torch.where`` after
+            each later step), their best loss no longer changes and later checkpoints
+            record NaN for them. When every row has stopped the loop ends early.
+            ``Trace.extra["stopped_at"]`` holds each row's stopping step (-1: never).
+            Without `control` the loop is exactly the plain one.
     """
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
@@ -384,6 +400,26 @@ def run_rows(
         times.append(elapsed)
         recorded.append(k)
 
+    stopped_at = torch.full((rows,), -1, dtype=torch.int64) if control is not None else None
+    frozen: Tensor | None = None  # [R] bool on the device, once some row has stopped
+    held: Tensor | None = None  # the frozen rows' points
+
+    def stop_rows(k: int, index: int) -> bool:
+        """Apply `control` at checkpoint `index`; True when no row is left running."""
+        nonlocal frozen, held
+        assert control is not None and stopped_at is not None
+        mask = control(k, loss_buf[index], best_buf[index])
+        if mask is None:
+            return False
+        mask = mask.to(device=device, dtype=torch.bool)
+        new = mask if frozen is None else mask & ~frozen
+        stopped_at[new.cpu()] = k
+        x = state["x"]
+        held = x.clone() if held is None else torch.where(new[:, None], x, held)
+        frozen = new if frozen is None else frozen | new
+        alive.logical_and_(~frozen)
+        return bool(frozen.all())
+
     next_index = 0
     if ckpts[0] == 0:
         record(0, 0)
@@ -395,6 +431,8 @@ def run_rows(
     for k in range(1, steps + 1):
         current[0] = k - 1
         state = advance(_inputs(state), alive, best, diverged_at, k_now, evals_total)
+        if frozen is not None:
+            state["x"] = torch.where(frozen[:, None], held, state["x"])  # type: ignore[arg-type]
         if k == ckpts[next_index]:
             guard.off()
             _sync(device)
@@ -402,6 +440,8 @@ def run_rows(
             record(next_index, k)
             next_index += 1
             out_of_time = seconds is not None and elapsed >= seconds
+            if control is not None and stop_rows(k, next_index - 1):
+                out_of_time = True  # every row has stopped: nothing left to run
             if progress is not None:
                 progress(k, steps)
             _sync(device)
@@ -411,6 +451,7 @@ def run_rows(
                 break
     guard.off()
     used = len(recorded)
+    extra: dict[str, object] = {} if stopped_at is None else {"stopped_at": stopped_at}
     return Trace(
         checkpoints=recorded,
         time_s=times,
@@ -424,6 +465,7 @@ def run_rows(
         warmup_s=warmup_s,
         step_mode=mode,
         evals=evals_buf[:used].cpu() if evals_buf is not None else None,
+        extra=extra,
     )
 
 

@@ -57,6 +57,7 @@ KEYS = {
     "start",
     "compile",
     "plugins",
+    "pairs",
 }
 STARTS = ("default", "uniform")
 
@@ -112,6 +113,9 @@ class Study:
     there is one) or ``"uniform"`` (sample the domain); unset, it is ``"uniform"`` for more
     than one seed, so that seeds are distinct runs, and ``"default"`` for one.
 
+    ``pairs``: extra (problem, optimizer) cells beyond the cross product, such as the tuned
+    settings `bench run --tuned` adds next to each default (one tuned setting per problem).
+
     Problems and optimizers are positional, everything else keyword-only. The sequences also
     take the spellings of a study file: ``seeds=20`` is seeds 0..19, a list is kept as a
     tuple, and ``problems="rosenbrock,rastrigin:dim=10,instance=3"`` is split as
@@ -142,6 +146,7 @@ class Study:
     start: str | None = None
     compile: bool | str = "auto"
     plugins: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -193,12 +198,15 @@ class Study:
         return DTYPES[self.dtype]
 
     def cells(self) -> list[Cell]:
-        return [
+        cells = [
             Cell(p, o, d, self)
             for p in self.problems
             for o in self.optimizers
             for d in self.devices
         ]
+        crossed = {(c.problem, c.optimizer) for c in cells}
+        extra = [(p, o) for p, o in dict.fromkeys(self.pairs) if (p, o) not in crossed]
+        return cells + [Cell(p, o, d, self) for p, o in extra for d in self.devices]
 
     def problem(self, spec: str) -> Problem:
         """The problem of `spec` (one of `problems`), built on first use and kept."""
@@ -243,6 +251,8 @@ class Study:
         for spec, build in [
             *((p, self.problem) for p in self.problems),
             *((o, self.method) for o in self.optimizers),
+            *((p, self.problem) for p, _ in self.pairs),
+            *((o, self.method) for _, o in self.pairs),
         ]:
             try:
                 build(spec)
@@ -270,6 +280,10 @@ class Study:
         data.pop("source")
         if not data["plugins"]:  # a study without plugins keeps the meta.json it had
             data.pop("plugins")
+        if not self.pairs:  # absent unless used: meta.json of existing runs stays equal
+            data.pop("pairs")
+        else:
+            data["pairs"] = [list(p) for p in self.pairs]
         data = {"name": data.pop("name"), **data}  # the name first, as in a study file
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
@@ -305,6 +319,7 @@ class Study:
             start=data.get("start"),  # type: ignore[arg-type]
             compile=data.get("compile", "auto"),  # type: ignore[arg-type]
             plugins=_plugin_list(data.get("plugins", ()), where),
+            pairs=_pairs(data.get("pairs", ()), where),
             source=source,
         )
 
@@ -366,6 +381,7 @@ def _normalise(study: Study, where: str) -> None:
         ),
         "targets": tuple(study.targets),
         "plugins": resolve_plugins(_plugin_list(study.plugins, where)),
+        "pairs": tuple((str(p), str(o)) for p, o in study.pairs),
     }
     if not values["seeds"]:
         msg = f"{where}seeds must be a positive count or a non-empty list, got []"
@@ -428,6 +444,22 @@ def _check_device(device: str, where: str) -> None:
     if kind == "mps" and not torch.backends.mps.is_available():
         msg = f"{where}device {device!r} asked for, but MPS is not available here"
         raise SpecError(msg)
+
+
+def _pairs(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    """``pairs`` as (problem, optimizer) tuples: a list of two-string lists."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for item in items:
+        if not (
+            isinstance(item, (list, tuple))
+            and len(item) == 2
+            and all(isinstance(x, str) for x in item)
+        ):
+            msg = f"{where}pairs must be [problem, optimizer] lists of spec strings, got {item!r}"
+            raise SpecError(msg)
+        out.append((str(item[0]), str(item[1])))
+    return tuple(out)
 
 
 def _specs(strings: object, tables: object, where: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from reports._style import figure_html, palette_for
 from reports._summary import summary_frame
 from reports._tables import failures_table, header_html, scores_table, summary_table
 from reports._templates import Markup, render_template
+from reports._tuning import is_tune_dir, load_trials, tuning_context, tuning_page
 from reports._winloss import ALPHA, RTOL, win_loss_figure
 
 __all__ = [
@@ -142,6 +143,7 @@ class Report:
     profile_note: str
     tau_max: float
     reached: pd.DataFrame
+    trials: pd.DataFrame | None = None  # bench tune's trials tables (reports._tuning)
 
     @property
     def problems(self) -> list[str]:
@@ -349,6 +351,12 @@ def _heldout(report: Report) -> Markup | None:
     )
 
 
+def _tuning(report: Report) -> Mapping[str, Any] | None:
+    return tuning_context(
+        report.metas, report.results, report.trials, _figure, palette=report.palette
+    )
+
+
 def _failures(report: Report) -> Markup:
     return failures_table(report.results)
 
@@ -363,6 +371,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("landscapes", "2-D landscapes", _landscapes),
     Section("devices", "CPU against GPU", _devices),
     Section("heldout", "Held-out loss", _heldout),
+    Section("tuning", "Tuning", _tuning, "tuning.html.j2"),
     Section("failures", "Diverged and failed runs", _failures),
 )
 """The report's sections, in order. A new one is one more `Section` (pass
@@ -442,6 +451,7 @@ def render(
     generated: dt.datetime | str,
     sections: Sequence[Section] = SECTIONS,
     benchmarks: pd.DataFrame | None = None,
+    trials: pd.DataFrame | None = None,
 ) -> str:
     """Render the comparison report of a results table as one self-contained HTML page.
 
@@ -463,6 +473,8 @@ def render(
             shown in UTC) or the text to show.
         sections: the sections, in order (`SECTIONS`).
         benchmarks: pytest-benchmark results (`load_benchmarks`), rendered as a section.
+        trials: `bench tune`'s trials tables (`reports._tuning.load_trials`), drawn in the
+            tuning section.
 
     Returns:
         The HTML page (figures embedded as PNG, inline CSS, no script).
@@ -478,7 +490,7 @@ def render(
                 lambda report: Markup(benchmarks_html(table)),
             )
             sections = (*sections, timings)
-        page = _page(results, meta, targets, target, tau_max, generated, sections)
+        page = _page(results, meta, targets, target, tau_max, generated, sections, trials)
         return encoder.resolve(page)
     finally:
         _ENCODER.reset(reset)
@@ -492,8 +504,10 @@ def _page(
     tau_max: float,
     generated: dt.datetime | str,
     sections: Sequence[Section],
+    trials: pd.DataFrame | None = None,
 ) -> str:
     report = build_report(results, meta, targets=targets, target=target, tau_max=tau_max)
+    report = replace(report, trials=trials)
     results, metas = report.results, report.metas
     built = []
     for section in sections:
@@ -585,9 +599,13 @@ def write(
         The path written.
     """
     run_dirs, bench_files = split_sources(run_dirs)
+    tune_dirs = [d for d in run_dirs if is_tune_dir(d)]  # bench tune's: trials, no parts
+    run_dirs = [d for d in run_dirs if d not in tune_dirs]
     benchmarks = load_benchmarks(bench_files) if bench_files else None
     when = generated if generated is not None else dt.datetime.now(dt.timezone.utc)
-    if benchmarks is not None and not run_dirs:
+    if tune_dirs and not run_dirs and benchmarks is None:
+        page = tuning_page(tune_dirs, css=CSS, generated=generated_text(when))
+    elif benchmarks is not None and not run_dirs:
         page = benchmarks_page(benchmarks, css=CSS, generated=generated_text(when))
     else:
         results, metas = load_runs(run_dirs, labels=labels)
@@ -599,6 +617,7 @@ def write(
             tau_max=tau_max,
             generated=when,
             benchmarks=benchmarks,
+            trials=load_trials([*run_dirs, *tune_dirs]),
         )
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
