@@ -76,15 +76,7 @@ def make_sampler(name: str, *, seed: int | None, space: SearchSpace, trials: int
         return samplers.TPESampler(seed=seed, constant_liar=True)
     if name == "random":
         return samplers.RandomSampler(seed=seed)
-    if name == "cmaes":
-        try:
-            import cmaes  # noqa: F401
-        except ImportError:
-            msg = (
-                "--sampler cmaes needs the 'cmaes' package (pip install cmaes); "
-                "allowed without it: tpe, random, grid, qmc"
-            )
-            raise SpecError(msg) from None
+    if name == "cmaes":  # the cmaes package is a dependency
         return samplers.CmaEsSampler(seed=seed)
     if name == "qmc":
         return samplers.QMCSampler(seed=seed, scramble=True)

@@ -234,13 +234,22 @@ def test_tuning_figures_from_a_trials_table() -> None:
 
 @pytest.mark.parametrize(
     ("sampler", "pruner"),
-    [("random", "wilcoxon"), ("grid", "hyperband"), ("qmc", "none"), ("tpe", "median")],
+    [
+        ("random", "wilcoxon"),
+        ("grid", "hyperband"),
+        ("qmc", "none"),
+        ("tpe", "median"),
+        ("cmaes", "median"),
+    ],
 )
 def test_samplers_and_pruners_run(sampler: str, pruner: str) -> None:
-    """Every sampler (but cmaes, an optional package) with a pruner, in memory: the budget of
-    trials is met and every trial has a learning rate inside the space."""
-    task = _task("sphere:dim=2", "sgd", objective="final", steps=30)
-    space = search_space("sgd", parse_space("lr=0.01..100"))
+    """Every sampler with a pruner, in memory: the budget of trials is met and every trial
+    has a learning rate inside the space (CMA-ES over two hyperparameters: it samples a
+    one-dimensional space independently)."""
+    optimizer = "momentum" if sampler == "cmaes" else "sgd"
+    task = _task("sphere:dim=2", optimizer, objective="final", steps=30)
+    extra = ",momentum=0.5..0.99" if sampler == "cmaes" else ""
+    space = search_space(optimizer, parse_space("lr=0.01..100" + extra))
     storage = open_storage("memory")
     result = tune(
         task, space, storage, trials=8, batch=4, study_name="s", sampler=sampler, pruner=pruner
