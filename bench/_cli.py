@@ -11,9 +11,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from problems import OptbenchError, SpecError, split_specs
+from problems import SpecError, split_specs
 
 if TYPE_CHECKING:
     from bench._study import Study
@@ -30,10 +30,18 @@ STARTS = ("default", "uniform")
 """`--start` values (bench._study.STARTS; repeated so that `--help` imports no torch)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``bench run: error: ...``, exit 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help for the options)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bench", description="optbench: benchmark optimizers on loss landscapes."
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ls = sub.add_parser(
@@ -114,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quiet", action="store_true", help="no progress bars (the summary is still printed)"
     )
+    run.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the cells on this Dask distributed cluster (pip install 'optbench[dask]');"
+        " this process writes the parts",
+    )
+    run.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
 
     target_help = (
         "a target precision on the gap (repeat for several); default: the study's own, loose, "
@@ -152,20 +169,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; bad input is one line on stderr and exit 2, a traceback only with
+    ``--debug`` (see `bench._errors.report`)."""
     args = _parser().parse_args(argv)
     try:
         return {"list": _list, "run": _run, "show": _show, "report": _report, "perf": _perf}[
             args.command
         ](args)
-    except OptbenchError as error:
-        print(f"bench {args.command}: error: {error}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `bench show RUN | head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("interrupted; finished cells are kept (resume with --resume)", file=sys.stderr)
-        return 130
+    except BaseException as error:
+        from bench._errors import report
+
+        if args.debug and not isinstance(error, KeyboardInterrupt):
+            raise
+        return report(error, f"bench {args.command}", resume=_resume_command(args))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -213,7 +232,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
     if (args.evals is not None or args.epochs is not None) and args.steps is None:
         overrides["steps"] = None  # a flag's budget replaces the file's step budget
     if args.study:
-        return Study.from_toml(args.study, overrides)
+        return Study.from_toml(args.study, overrides, memory=args.scheduler is None)
     if not (args.problems and args.optimizers):
         msg = "give a study file, or both --problems and --optimizers"
         raise SpecError(msg)
@@ -221,7 +240,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
         {"name": "cli", "seeds": CLI_SEEDS, "steps": CLI_STEPS, **overrides},
         source="command line",
     )
-    study.validate()
+    study.validate(memory=args.scheduler is None)
     return study
 
 
@@ -259,8 +278,14 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     command = shlex.join(["bench", *sys.argv[1:]])
+    args.run_dir = run_dir  # for the resume command of an interrupted run
     summary = run_study(
-        study, run_dir, command=command, workers=check_workers(args.workers), quiet=args.quiet
+        study,
+        run_dir,
+        command=command,
+        workers=check_workers(args.workers),
+        scheduler=args.scheduler,
+        quiet=args.quiet,
     )
     print(f"{summary.cells} cells ({summary.skipped} already finished) -> {summary.run_dir}")
     import reports  # the reading side, only when it is used
@@ -270,6 +295,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"bench run: {summary.failed_runs} runs failed (see bench show)", file=sys.stderr)
         return 1
     return 0
+
+
+def _resume_command(args: argparse.Namespace) -> str | None:
+    """``bench run --resume DIR [--workers N] [--scheduler S]`` for an interrupted run."""
+    run_dir = getattr(args, "run_dir", None)
+    if args.command != "run" or run_dir is None:
+        return None
+    words = ["bench", "run", "--resume", str(run_dir)]
+    if args.workers != 1:
+        words += ["--workers", str(args.workers)]
+    if args.scheduler:
+        words += ["--scheduler", args.scheduler]
+    return shlex.join(words)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -224,20 +224,44 @@ class Study:
             and self.method(cell.optimizer).info.starts is None
         ]
 
-    def validate(self, text: str | None = None) -> None:
+    def validate(self, text: str | None = None, *, memory: bool = True) -> None:
         """Build every problem and method once, so bad names fail before anything runs.
+
+        The methods are built first; then, with `memory`, each cell's memory is estimated
+        from the specs and checked against this machine (`bench._resources.check_study`)
+        before any problem is built: a problem of 10^8 dimensions takes seconds and
+        gigabytes to build, so a study that cannot fit is refused at once.
 
         Args:
             text: the study file's text, so that an error names the line holding the spec.
+            memory: check the memory of every cell here (off when the cells run elsewhere,
+                on a Dask cluster, which checks against its workers instead).
         """
-        for spec, build in [
-            *((p, self.problem) for p in self.problems),
-            *((o, self.method) for o in self.optimizers),
-        ]:
-            try:
-                build(spec)
-            except OptbenchError as error:
-                raise type(error)(f"{self._where(spec, text)}{error}") from None
+        for spec in self.optimizers:
+            self._build(spec, self.method, text)
+        if memory:
+            from bench._resources import check_study
+
+            for spec in self.problems:  # names and values before sizes
+                self._check_problem_spec(spec, text)
+            check_study(self)
+        for spec in self.problems:
+            self._build(spec, self.problem, text)
+
+    def _build(self, spec: str, build: Callable[[str], object], text: str | None) -> None:
+        try:
+            build(spec)
+        except OptbenchError as error:
+            raise type(error)(f"{self._where(spec, text)}{error}") from None
+
+    def _check_problem_spec(self, spec: str, text: str | None) -> None:
+        """The name and option names of a problem spec, without building it."""
+        from bench._resources import spec_dim
+
+        try:
+            spec_dim(spec)
+        except OptbenchError as error:
+            raise type(error)(f"{self._where(spec, text)}{error}") from None
 
     def _where(self, spec: str, text: str | None) -> str:
         """``"<file>:<line>: "`` for a spec written in the study file (`text`), ``"command line:
@@ -296,9 +320,16 @@ class Study:
         )
 
     @classmethod
-    def from_toml(cls, path: str | Path, overrides: Mapping[str, object] | None = None) -> Study:
+    def from_toml(
+        cls,
+        path: str | Path,
+        overrides: Mapping[str, object] | None = None,
+        *,
+        memory: bool = True,
+    ) -> Study:
         """Read a study file, merge `overrides` (the command line's flags) into its data, build
-        the study once and validate its names.
+        the study once and validate its names (and, with `memory`, each cell's memory:
+        `validate`).
 
         Errors name the file and, where it can be found, the line; an error in an overridden
         key names the command line instead.
@@ -312,8 +343,7 @@ class Study:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            msg = f"{path}: invalid TOML: {error}"
-            raise SpecError(msg) from None
+            raise SpecError(_toml_error(path, error)) from None
         overrides = dict(overrides or {})
         if overrides.get("problems") is not None:
             data.pop("problem", None)  # --problems replaces both spellings of the file's list
@@ -324,8 +354,25 @@ class Study:
             study = cls.from_dict(data, source=str(path))
         except SpecError as error:
             raise SpecError(_with_line(str(error), str(path), text, set(overrides))) from None
-        study.validate(text)
+        study.validate(text, memory=memory)
         return study
+
+
+def _toml_error(path: Path, error: Exception) -> str:
+    """``file:line:column: invalid TOML: <what>`` from tomllib's ``... (at line L, column C)``.
+
+    Example:
+        >>> try:
+        ...     tomllib.loads("steps = [1,\nname = 'x'")
+        ... except tomllib.TOMLDecodeError as error:
+        ...     print(_toml_error(Path("s.toml"), error))
+        s.toml:2:6: invalid TOML: Unclosed array
+    """
+    text = str(error)
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
+    if found is None:
+        return f"{path}: invalid TOML: {text}"
+    return f"{path}:{found[1]}:{found[2]}: invalid TOML: {text[: found.start()]}"
 
 
 def _normalise(study: Study, where: str) -> None:
