@@ -137,7 +137,7 @@ def state_per_value(method: optimizers.Method) -> float:
 def _state_bytes(method: optimizers.Method, dim: int) -> int:
     from bench._engine import make_objective
 
-    problem = problems.get(f"sphere:dim={dim}")
+    problem = problems.PROBLEMS.create(f"sphere:dim={dim}")  # a probe, not a study problem
     rows = 2 * method.info.starts_per_seed
     device, dtype = torch.device("cpu"), torch.float64
     ctx = optimizers.Context(problem, torch.Generator().manual_seed(0), device, dtype)

@@ -359,14 +359,14 @@ class Study:
 
 
 def _toml_error(path: Path, error: Exception) -> str:
-    """``file:line:column: invalid TOML: <what>`` from tomllib's ``... (at line L, column C)``.
+    r"""``file:line:column: invalid TOML: <what>`` from tomllib's ``... (at line L, column C)``.
 
     Example:
         >>> try:
         ...     tomllib.loads("steps = [1,\nname = 'x'")
         ... except tomllib.TOMLDecodeError as error:
         ...     print(_toml_error(Path("s.toml"), error))
-        s.toml:2:6: invalid TOML: Unclosed array
+        s.toml:2:1: invalid TOML: Invalid value
     """
     text = str(error)
     found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
