@@ -17,7 +17,14 @@ from bench._engine import Trace, run_rows, starts
 from bench._memory import PeakMemory
 from bench._study import Cell, budget_steps
 
-__all__ = ["GRID", "TRACED_SEEDS", "failed_table", "is_out_of_memory", "out_of_memory_reason", "run_cell"]
+__all__ = [
+    "GRID",
+    "TRACED_SEEDS",
+    "failed_table",
+    "is_out_of_memory",
+    "out_of_memory_reason",
+    "run_cell",
+]
 
 TRACED_SEEDS = 4  # seeds whose 2-D trajectories are recorded
 GRID = 60  # landscape grid for 2-D problems (GRID x GRID)

@@ -28,7 +28,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Claim", "Holder", "claim"]
+__all__ = ["Claim", "Holder", "claim", "sweep"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,14 @@ def _holder(path: Path) -> Holder:
     return Holder(
         pid if isinstance(pid, int) else None, str(data.get("host", "")), str(data.get("since", ""))
     )
+
+
+def sweep(run_dir: Path, finished: set[str]) -> None:
+    """Remove the claim files of finished cells that no one holds (a holder killed between
+    writing the part and releasing the claim leaves one)."""
+    folder = _folder(run_dir)
+    if not folder.is_dir():
+        return
+    for path in folder.glob("*.json"):
+        if path.stem in finished and isinstance(held := claim(run_dir, path.stem), Claim):
+            held.release()

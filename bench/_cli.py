@@ -38,9 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="bench", description="optbench: benchmark optimizers on loss landscapes."
-    )
+    parser = _Parser(prog="bench", description="optbench: benchmark optimizers on loss landscapes.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -112,7 +112,13 @@ def run_on_worker(payload: str) -> tuple[bytes, int, int, str, int]:
         raise SpecError(msg)
     frame = run_cell(cell)
     failed, diverged = counts(frame)
-    return part_bytes(frame), failed, diverged, f"dask-{get_worker().address}", torch.get_num_threads()
+    return (
+        part_bytes(frame),
+        failed,
+        diverged,
+        f"dask-{get_worker().address}",
+        torch.get_num_threads(),
+    )
 
 
 def _payload(cell: Cell, keep_freed: bool) -> str:

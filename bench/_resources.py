@@ -234,4 +234,3 @@ def check_study(study: Any, *, host_limit: int | None = None, where: str = "") -
                         f"({need.detail}); {human(gpu)} is free on {device}"
                     )
                     raise SpecError(msg)
-

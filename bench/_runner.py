@@ -39,7 +39,7 @@ import torch
 
 from bench import _allocator
 from bench._cell import run_cell
-from bench._claims import Claim, Holder, claim
+from bench._claims import Claim, Holder, claim, sweep
 from bench._environment import environment
 from bench._resources import check_study
 from bench._store import (
@@ -162,12 +162,14 @@ WORKER_THREADS = 1
 _prepared = False
 
 
-def prepare_worker(keep_freed: bool) -> None:
+def prepare_worker(keep_freed: bool, die_with_parent: bool = False) -> None:
     """Set up a worker process once, before its first cell: one torch thread, the parent's
     allocator setting, and Ctrl-C left to the parent (which stops at a cell boundary).
 
     The one place where a worker prepares itself: ``--workers`` processes run it as their
-    initializer, Dask workers before their first cell (`bench._dask`).
+    initializer (with `die_with_parent`: on Linux the kernel ends them when the run that
+    started them dies, even of a SIGKILL, instead of leaving them waiting for work forever),
+    Dask workers before their first cell (`bench._dask`).
     """
     global _prepared
     if _prepared:
@@ -177,6 +179,11 @@ def prepare_worker(keep_freed: bool) -> None:
         _allocator.keep_freed_memory()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if die_with_parent and sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
     _prepared = True
 
 
@@ -355,6 +362,7 @@ def _run(
             file=sys.stderr,
         )
     done = finished_cells(run_dir)
+    sweep(run_dir, done)
     cells = study.cells()
     todo = [c for c in cells if c.id not in done]
     meta = previous or {
@@ -384,7 +392,7 @@ def _run(
                 with ProcessPoolExecutor(
                     max_workers=workers,
                     initializer=prepare_worker,
-                    initargs=(_allocator.setting() is not None,),
+                    initargs=(_allocator.setting() is not None, True),
                 ) as pool:
                     processes = _Processes(pool, run_dir, threads)
                     try:
@@ -393,9 +401,7 @@ def _run(
                         _end_children()
                         raise
             else:
-                (failed, diverged), _ = _drive(
-                    todo, _serial(run_dir, quiet), run_dir, stop, bar
-                )
+                (failed, diverged), _ = _drive(todo, _serial(run_dir, quiet), run_dir, stop, bar)
             if stop.asked.is_set():
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
