@@ -146,6 +146,10 @@ class Study:
         if not self.problems or not self.optimizers:
             msg = f"{where}a study needs at least one problem and one optimizer"
             raise SpecError(msg)
+        for kind, specs in (("problem", self.problems), ("optimizer", self.optimizers)):
+            if twice := next((s for i, s in enumerate(specs) if s in specs[:i]), None):
+                msg = f"{where}{kind} {twice!r} is listed twice (a cell is run once)"
+                raise SpecError(msg)
         if self.steps is None and self.evals is None and self.epochs is None:
             msg = f"{where}no budget: give steps, evals or epochs"
             raise SpecError(msg)
@@ -339,6 +343,9 @@ class Study:
             text = path.read_text()
         except OSError as error:
             msg = f"cannot read study file {path}: {error.strerror}"
+            raise SpecError(msg) from None
+        except UnicodeDecodeError as error:
+            msg = f"{path}: not UTF-8 text (byte {error.start}); a study file is TOML"
             raise SpecError(msg) from None
         try:
             data = tomllib.loads(text)
