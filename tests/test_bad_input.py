@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -192,6 +193,31 @@ def test_an_internal_error_is_one_line_with_a_hint_and_exit_1(
         "bench run: internal error: ZeroDivisionError: a bug (run again with --debug for the "
         "traceback)"
     )
+
+
+UNSAFE = re.compile(
+    r"\bimport pickle\b|\bpickle\.loads?\(|\bdill\b|\bcloudpickle\.loads?\(|read_pickle|"
+    r"allow_pickle\s*=\s*True|\beval\(|torch\.load\((?![^)]*weights_only\s*=\s*True)"
+)
+
+
+def test_nothing_is_unpickled() -> None:
+    """Results are Parquet and JSON; no pickle, no eval, no torch.load without weights_only."""
+    assert UNSAFE.search("state = torch.load(path)") and UNSAFE.search("import pickle")
+    assert not UNSAFE.search("torch.load(path, weights_only=True)")
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for package in PACKAGES for p in sorted((root / package).rglob("*.py"))]
+    assert len(sources) > 50
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if UNSAFE.search(line)
+    ]
+    assert found == []
+
+
+PACKAGES = ("problems", "optimizers", "bench", "reports")
 
 
 # Property tests: study files from valid and invalid pieces.
