@@ -7,6 +7,7 @@ cell has its cell retried on the other worker, and the study still ends with eve
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -145,6 +146,32 @@ def test_bad_scheduler_addresses_are_one_line_errors(
     assert cli([*argv, "--scheduler", f"tcp://127.0.0.1:{_free_port()}"]) == 2
     err = capsys.readouterr().err
     assert "cannot connect" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_readme_dask_block_runs_as_written(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's block, with this cluster's address for SCHEDULER_HOST:8786 and a temporary
+    run directory for runs/cluster."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Several machines: a Dask cluster") :]
+    block = section[section.index("```sh\n") + 6 : section.index("```\n", section.index("```sh"))]
+    lines = [line.split("  #")[0].strip() for line in block.splitlines()]
+    assert "--nthreads 1" in lines[1]  # single-threaded workers, as the fixture starts them
+    commands = [
+        shlex.split(
+            line.replace("tcp://SCHEDULER_HOST:8786", cluster.address).replace(
+                "runs/cluster", str(tmp_path / "cluster")
+            )
+        )
+        for line in lines
+        if line.startswith("bench ")
+    ]
+    assert [c[1] for c in commands] == ["run", "show"]
+    assert cli([*commands[0][1:], "--quiet"]) == 0
+    assert cli(commands[1][1:]) == 0
+    assert "rastrigin:dim=5" in capsys.readouterr().out
+    assert len(list((tmp_path / "cluster" / "parts").glob("*.parquet"))) == 4
 
 
 def test_a_worker_killed_mid_cell_has_its_cell_retried_elsewhere(
