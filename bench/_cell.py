@@ -39,6 +39,7 @@ def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> 
     """
     memory = PeakMemory(torch.device(cell.device))
     memory.start()
+    out_of_memory: str | None = None
     try:
         problem, method, trace = _trace(cell)
     except Exception as error:
@@ -47,8 +48,6 @@ def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> 
             reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
             return failed_table(cell, reason, details)
         out_of_memory = details  # leave the except block first: its traceback holds tensors
-    else:
-        out_of_memory = None
     if out_of_memory is not None:
         _release_memory(cell.device)
         return failed_table(cell, out_of_memory_reason(cell, out_of_memory), out_of_memory)

@@ -28,6 +28,7 @@ room).
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,16 +88,17 @@ def spec_dim(spec: str) -> int | None:
         return dim
     widths = _widths(options)
     if widths is not None:
-        return sum(out * inp + out for inp, out in zip(widths, widths[1:]))
+        return sum(out * inp + out for inp, out in itertools.pairwise(widths))
     return None
 
 
 def _widths(options: Mapping[str, Any]) -> list[int] | None:
     """Layer widths ``inputs, hidden x depth, 1`` of an MLP spec's options, else None."""
-    inputs, hidden, depth = (options.get(k) for k in ("inputs", "hidden", "depth"))
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (inputs, hidden, depth)):
+    values = [options.get(k) for k in ("inputs", "hidden", "depth")]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return None
-    return [inputs, *([hidden] * depth), 1]  # type: ignore[list-item]
+    inputs, hidden, depth = (int(v) for v in values)  # type: ignore[arg-type]
+    return [inputs, *([hidden] * depth), 1]
 
 
 def _data_bytes(options: Mapping[str, Any], rows: int, itemsize: int) -> int:

@@ -33,6 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -52,6 +53,9 @@ from bench._store import (
 )
 from bench._study import Cell, Study
 from problems import SpecError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = [
     "WORKER_THREADS",
@@ -348,7 +352,7 @@ def run_study(
 
 
 def _run(
-    study: Study, run_dir: Path, command: str, workers: int, client: object, quiet: bool
+    study: Study, run_dir: Path, command: str, workers: int, client: Client | None, quiet: bool
 ) -> RunSummary:
     check_run_dir(run_dir)
     previous = load_meta(run_dir)

@@ -8,7 +8,6 @@ Row ``i`` of the result depends only on row ``i`` of the input, so the gradient 
 from __future__ import annotations
 
 import operator
-
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -83,7 +82,10 @@ class Problem:
             raise SpecError(msg)
         if any(map(operator.gt, lower, upper)):
             i = next(i for i, (lo, hi) in enumerate(zip(lower, upper)) if lo > hi)
-            msg = f"{self.name}: reversed bounds in coordinate {i}: lower {lower[i]} > upper {upper[i]}"
+            msg = (
+                f"{self.name}: reversed bounds in coordinate {i}: "
+                f"lower {lower[i]} > upper {upper[i]}"
+            )
             raise SpecError(msg)
         if bad := set(self.tags) - TAGS:
             msg = f"{self.name}: unknown tags {sorted(bad)}; allowed: {sorted(TAGS)}"
