@@ -239,28 +239,35 @@ def _serial(run_dir: Path, quiet: bool) -> Execute:
 
 @dataclass
 class _Processes:
-    """``workers`` local processes; each claims the cells it runs."""
+    """``workers`` local processes; each claims the cells it runs. At most `workers` cells
+    are handed to the pool at a time, so that a Ctrl-C waits for the cells running, not for
+    a queue of them."""
 
     pool: ProcessPoolExecutor
+    workers: int
     run_dir: Path
     threads: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, cells: list[Cell], stop: _Stop) -> Iterator[Outcome]:
-        futures: dict[Future[tuple[Counts | Holder, str, int]], Cell] = {
-            self.pool.submit(_worker, cell, self.run_dir): cell for cell in cells
-        }
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+        waiting = iter(cells)
+        running: dict[Future[tuple[Counts | Holder, str, int]], Cell] = {}
+
+        def fill() -> None:
+            while len(running) < self.workers and not stop.asked.is_set():
+                cell = next(waiting, None)
+                if cell is None:
+                    return
+                running[self.pool.submit(_worker, cell, self.run_dir)] = cell
+
+        fill()
+        while running:
+            done, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
             for future in done:
-                if future.cancelled():
-                    continue
+                cell = running.pop(future)
                 outcome, worker, count = future.result()
                 self.threads[worker] = count
-                yield futures[future], outcome
-            if stop.asked.is_set():
-                for future in pending:
-                    future.cancel()  # not started yet; the running ones finish
+                yield cell, outcome
+            fill()
 
 
 def _drive(
@@ -398,7 +405,7 @@ def _run(
                     initializer=prepare_worker,
                     initargs=(_allocator.setting() is not None, True),
                 ) as pool:
-                    processes = _Processes(pool, run_dir, threads)
+                    processes = _Processes(pool, workers, run_dir, threads)
                     try:
                         (failed, diverged), _ = _drive(todo, processes, run_dir, stop, bar)
                     except KeyboardInterrupt:

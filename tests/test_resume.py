@@ -122,8 +122,10 @@ def test_sigkill_with_workers_then_resume_equals_an_uninterrupted_run(
 def test_ctrl_c_stops_at_a_cell_boundary_and_prints_the_resume_command(
     study_file: Path, reference: pd.DataFrame, tmp_path: Path
 ) -> None:
+    """With --workers 2: the workers leave Ctrl-C to their parent, which lets the two cells
+    running finish and starts no other."""
     out = tmp_path / "run"
-    proc = _bench_run(str(study_file), "--out", str(out))
+    proc = _bench_run(str(study_file), "--out", str(out), "--workers", "2")
     try:
         _wait_for_parts(out, 2, proc)
         os.kill(proc.pid, signal.SIGINT)
@@ -133,13 +135,41 @@ def test_ctrl_c_stops_at_a_cell_boundary_and_prints_the_resume_command(
     assert proc.returncode == 130
     text = err.decode()
     assert "stopping after the cells in progress" in text
-    assert f"resume with: bench run --resume {out}" in text
+    assert f"resume with: bench run --resume {out} --workers 2" in text
     assert "Traceback" not in text
     finished = len(_parts(out))
-    assert 2 <= finished < CELLS
+    assert 2 <= finished <= 2 + 2 + 1  # those finished, those running (a third just ending)
     assert f"{finished} of {CELLS} cells finished" in text  # the cell in progress was finished
     assert cli(["run", "--resume", str(out), "--quiet"]) == 0
     pd.testing.assert_frame_equal(_rows(out), reference)
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_in_a_serial_run(
+    presses: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One press: the cell running is finished and kept, no other starts. Two: the cell
+    running is dropped (no part, no claim), the finished ones kept."""
+    real = _runner.run_cell
+    started: list[str] = []
+
+    def interrupted(cell: bench.Cell, progress: object = None) -> pd.DataFrame:
+        started.append(cell.id)
+        if len(started) == 2:
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)  # handled between bytecodes, here
+                time.sleep(0.01)
+        return real(cell)
+
+    monkeypatch.setattr(_runner, "run_cell", interrupted)
+    study = bench.Study([f"sphere:dim={d}" for d in (2, 3, 4)], ["sgd:lr=0.1"], seeds=2, steps=5)
+    with pytest.raises(_runner.StudyInterrupted) as stopped:
+        bench.run_study(study, tmp_path, quiet=True)
+    assert len(started) == 2  # the third cell never started
+    kept = {p.stem for p in _parts(tmp_path)}
+    assert kept == set(started[: 3 - presses])
+    assert (stopped.value.finished, stopped.value.cells) == (3 - presses, 3)
+    assert not list((tmp_path / "claims").glob("*.json"))
 
 
 def test_a_corrupt_part_is_set_aside_and_its_cell_redone(
