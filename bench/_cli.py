@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from problems import SpecError, split_specs
 
 if TYPE_CHECKING:
+    from bench._resources import MemoryLimit
     from bench._study import Study
 
 __all__ = ["CLI_SEEDS", "CLI_STEPS", "main"]
@@ -207,7 +208,7 @@ def _spec_list(values: list[str] | None) -> list[str] | None:
     return [spec for value in values for spec in split_specs(value)]
 
 
-def _study_from_args(args: argparse.Namespace) -> Study:
+def _study_from_args(args: argparse.Namespace, memory: bool | MemoryLimit = True) -> Study:
     """The study of a `bench run` command: the file's data with the flags merged in, built
     once (file and line in errors about the file, "command line" about a flag)."""
     from bench._study import Study
@@ -230,7 +231,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
     if (args.evals is not None or args.epochs is not None) and args.steps is None:
         overrides["steps"] = None  # a flag's budget replaces the file's step budget
     if args.study:
-        return Study.from_toml(args.study, overrides, memory=args.scheduler is None)
+        return Study.from_toml(args.study, overrides, memory=memory)
     if not (args.problems and args.optimizers):
         msg = "give a study file, or both --problems and --optimizers"
         raise SpecError(msg)
@@ -238,7 +239,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
         {"name": "cli", "seeds": CLI_SEEDS, "steps": CLI_STEPS, **overrides},
         source="command line",
     )
-    study.validate(memory=args.scheduler is None)
+    study.validate(memory=memory)
     return study
 
 
@@ -248,6 +249,14 @@ def _run(args: argparse.Namespace) -> int:
     from bench._store import load_meta
 
     keep_freed_memory()  # the command line's choice; library calls leave malloc alone
+    memory: bool | MemoryLimit = True  # the cells' memory, checked before building problems
+    if args.scheduler:
+        if args.workers != 1:
+            msg = "give --workers (local processes) or --scheduler (a Dask cluster), not both"
+            raise SpecError(msg)
+        from bench._dask import cluster_memory
+
+        memory = cluster_memory(args.scheduler)
     if isinstance(args.resume, str):
         resume_dir = Path(args.resume)
         if not (resume_dir / "meta.json").exists():
@@ -258,10 +267,10 @@ def _run(args: argparse.Namespace) -> int:
 
             study = Study.from_dict(load_meta(resume_dir)["study"], source=str(resume_dir))  # type: ignore[arg-type]
         else:
-            study = _study_from_args(args)
+            study = _study_from_args(args, memory)
         run_dir = resume_dir
     else:
-        study = _study_from_args(args)
+        study = _study_from_args(args, memory)
         run_dir = args.out or default_run_dir(study)
         if args.out and (run_dir / "parts").exists() and not args.resume:
             print(

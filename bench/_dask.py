@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench._cell import failed_table, run_cell
 from bench._claims import Claim, Holder
+from bench._resources import MemoryLimit
 from bench._runner import POLL_S, Counts, Outcome, claim_cell, counts, prepare_worker
 from bench._store import part_bytes, write_part_bytes
 from bench._study import Cell, Study
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from bench._runner import _Stop
 
-__all__ = ["Cluster", "connect", "run_on_worker", "smallest_worker_memory"]
+__all__ = ["Cluster", "cluster_memory", "connect", "memory_limit", "run_on_worker"]
 
 CONNECT_S = 10
 """Seconds to reach the scheduler and to see its first worker."""
@@ -79,12 +80,22 @@ def connect(address: str) -> Client:
     return client
 
 
-def smallest_worker_memory(client: Client) -> int | None:
-    """The smallest memory limit among the cluster's workers, in bytes (None: no limits)."""
+def memory_limit(client: Client) -> MemoryLimit | bool:
+    """The smallest memory limit among the cluster's workers, for `Study.validate`; False
+    (no check) when the workers have none."""
     workers = client.scheduler_info().get("workers", {})
     limits = [int(w.get("memory_limit") or 0) for w in workers.values()]
     limits = [limit for limit in limits if limit > 0]
-    return min(limits) if limits else None
+    return MemoryLimit(min(limits), " on the smallest Dask worker") if limits else False
+
+
+def cluster_memory(address: str) -> MemoryLimit | bool:
+    """`memory_limit` of the cluster at `address` (connects, asks, closes)."""
+    client = connect(address)
+    try:
+        return memory_limit(client)
+    finally:
+        client.close()
 
 
 _studies: dict[str, Study] = {}

@@ -39,10 +39,27 @@ import optimizers
 import problems
 from problems import SpecError, parse_spec
 
-__all__ = ["Need", "cell_need", "check_study", "human", "spec_dim", "state_per_value"]
+__all__ = [
+    "MemoryLimit",
+    "Need",
+    "cell_need",
+    "check_study",
+    "human",
+    "spec_dim",
+    "state_per_value",
+]
 
 PROBE_DIMS = (16, 48)
 """Dimensions of the sphere on which `state_per_value` measures a method's state."""
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """The host memory a cell may use where it runs elsewhere (a Dask cluster's smallest
+    worker), and where that is, for the message."""
+
+    host: int
+    where: str
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,6 @@ from bench import _allocator
 from bench._cell import run_cell
 from bench._claims import Claim, Holder, claim, sweep
 from bench._environment import environment
-from bench._resources import check_study
 from bench._store import (
     check_run_dir,
     finished_cells,
@@ -339,19 +338,16 @@ def run_study(
         StudyInterrupted: Ctrl-C; the finished cells are kept.
         StoreError: the run directory cannot be written (named, with the reason).
     """
-    # builds each problem and method once (the cells reuse them) and checks the memory of
-    # every cell on this machine, or on the cluster's workers
-    study.validate(memory=scheduler is None)
     run_dir = Path(run_dir)
     client = None
     if scheduler is not None:
-        from bench._dask import connect, smallest_worker_memory
+        from bench._dask import connect, memory_limit
 
         client = connect(scheduler)
     try:
-        if client is not None:
-            limit = smallest_worker_memory(client)
-            check_study(study, host_limit=limit, where=" on the smallest Dask worker")
+        # builds each problem and method once (the cells reuse them), after checking the
+        # memory of every cell on this machine, or on the cluster's workers
+        study.validate(memory=True if client is None else memory_limit(client))
         return _run(study, run_dir, command, workers, client, quiet)
     finally:
         if client is not None:

@@ -24,6 +24,7 @@ import problems
 from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError, closest, split_specs
 
 if TYPE_CHECKING:  # the class's fields `problems` and `optimizers` shadow the modules
+    from bench._resources import MemoryLimit
     from optimizers import Method
     from problems import Problem
 
@@ -228,27 +229,30 @@ class Study:
             and self.method(cell.optimizer).info.starts is None
         ]
 
-    def validate(self, text: str | None = None, *, memory: bool = True) -> None:
+    def validate(self, text: str | None = None, *, memory: bool | MemoryLimit = True) -> None:
         """Build every problem and method once, so bad names fail before anything runs.
 
-        The methods are built first; then, with `memory`, each cell's memory is estimated
-        from the specs and checked against this machine (`bench._resources.check_study`)
-        before any problem is built: a problem of 10^8 dimensions takes seconds and
-        gigabytes to build, so a study that cannot fit is refused at once.
+        The methods are built first; then each cell's memory is estimated from the specs and
+        checked (`bench._resources.check_study`) before any problem is built: a problem of
+        10^8 dimensions takes seconds and gigabytes to build, so a study that cannot fit is
+        refused at once.
 
         Args:
             text: the study file's text, so that an error names the line holding the spec.
-            memory: check the memory of every cell here (off when the cells run elsewhere,
-                on a Dask cluster, which checks against its workers instead).
+            memory: True checks against this machine, a `MemoryLimit` against the machines
+                the cells run on (a Dask cluster's smallest worker), False not at all.
         """
         for spec in self.optimizers:
             self._build(spec, self.method, text)
-        if memory:
+        if memory is not False:
             from bench._resources import check_study
 
             for spec in self.problems:  # names and values before sizes
                 self._check_problem_spec(spec, text)
-            check_study(self)
+            if memory is True:
+                check_study(self)
+            else:
+                check_study(self, host_limit=memory.host, where=memory.where)
         for spec in self.problems:
             self._build(spec, self.problem, text)
 
@@ -329,7 +333,7 @@ class Study:
         path: str | Path,
         overrides: Mapping[str, object] | None = None,
         *,
-        memory: bool = True,
+        memory: bool | MemoryLimit = True,
     ) -> Study:
         """Read a study file, merge `overrides` (the command line's flags) into its data, build
         the study once and validate its names (and, with `memory`, each cell's memory:

@@ -62,6 +62,10 @@ CASES = {
     "a fixed-dimension problem": (["--problems", "booth:dim=5", "--optimizers", "sgd"], "dim"),
     "a non-integer dim": (["--problems", "sphere:dim=2.5", "--optimizers", "sgd"], "integer"),
     "--workers 0": ([*FLAGS, "--steps", "5", "--workers", "0"], "--workers must be >= 1"),
+    "--workers and --scheduler": (
+        [*FLAGS, "--steps", "5", "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"],
+        "not both",
+    ),
     "not a number": ([*FLAGS, "--steps", "ten"], "invalid int value: 'ten'"),
     "unknown flag": ([*FLAGS, "--step", "5", "--stepz"], "unrecognized arguments"),
     "unbalanced wrapper": (["--problems", "booth", "--optimizers", "restarts(adam"], "'('"),

@@ -148,6 +148,16 @@ def test_bad_scheduler_addresses_are_one_line_errors(
     assert "cannot connect" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_study_too_big_for_the_workers_is_refused_before_it_is_sent(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--problems", "sphere:dim=100000000", "--optimizers", "adam"]
+    argv += ["--seeds", "1000", "--steps", "2", "--scheduler", cluster.address]
+    assert cli([*argv, "--out", str(tmp_path), "--quiet"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "needs about 4.4 TiB of memory" in line and "on the smallest Dask worker" in line
+
+
 def test_the_readme_dask_block_runs_as_written(
     cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
