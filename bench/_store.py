@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,8 @@ def check_run_dir(run_dir: Path) -> None:
 
 def _write_atomic(final: Path, data: bytes) -> None:
     """Write `data` to `final`: temporary file, fsync, rename (see the module docstring)."""
-    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    # named after the process and unique within it: two writers never share a temporary file
+    temporary = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "wb") as handle:
