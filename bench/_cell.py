@@ -17,53 +17,79 @@ from bench._engine import Trace, run_rows, starts
 from bench._memory import PeakMemory
 from bench._study import Cell, budget_steps
 
-__all__ = ["GRID", "TRACED_SEEDS", "run_cell"]
+__all__ = [
+    "GRID",
+    "TRACED_SEEDS",
+    "failed_table",
+    "is_out_of_memory",
+    "out_of_memory_reason",
+    "run_cell",
+]
 
 TRACED_SEEDS = 4  # seeds whose 2-D trajectories are recorded
 GRID = 60  # landscape grid for 2-D problems (GRID x GRID)
 
 
 def run_cell(cell: Cell, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """All seeds of `cell` as rows of one tensor; a failure becomes rows with status failed."""
-    study = cell.study
+    """All seeds of `cell` as rows of one tensor; a failure becomes rows with status failed.
+
+    Running out of memory inside a cell (``torch.cuda.OutOfMemoryError`` on a GPU, a
+    ``MemoryError`` on the host) fails that cell with the device and the allocator's message
+    as its reason; its memory is released (``torch.cuda.empty_cache``) and the study goes on.
+    """
     memory = PeakMemory(torch.device(cell.device))
     memory.start()
+    out_of_memory: str | None = None
     try:
-        problem = study.problem(cell.problem)  # built once per study (Study.validate)
-        method = study.method(cell.optimizer)
-        device = torch.device(cell.device)
-        dtype = study.torch_dtype
-        steps = budget_steps(study, problem, method)
-        x0 = starts(
-            method,
-            problem,
-            study.seeds,
-            device=device,
-            dtype=dtype,
-            uniform=study.start == "uniform",
-        )
-        n = method.info.starts_per_seed
-        row_seeds = [s for s in study.seeds for _ in range(n)]
-        traced = min(TRACED_SEEDS, len(study.seeds)) * n if problem.dim == 2 else 0
-        trace = run_rows(
-            problem,
-            method,
-            x0,
-            steps=steps,
-            checkpoints=log_checkpoints(steps, study.checkpoints),
-            targets=study.targets,
-            row_seeds=row_seeds,
-            seconds=study.seconds,
-            warmup=study.warmup,
-            traced_rows=traced,
-            seed=study.seeds[0],
-            compile=study.compile,  # type: ignore[arg-type]  # validated by Study
-        )
+        problem, method, trace = _trace(cell)
     except Exception as error:
-        reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
-        return _failed(cell, reason, traceback.format_exc())
+        details = traceback.format_exc()
+        if not is_out_of_memory(error):
+            reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+            return failed_table(cell, reason, details)
+        out_of_memory = details  # leave the except block first: its traceback holds tensors
+    if out_of_memory is not None:
+        _release_memory(cell.device)
+        return failed_table(cell, out_of_memory_reason(cell, out_of_memory), out_of_memory)
     trace.extra.update(memory.stop())
     return _table(cell, problem, method, trace)
+
+
+def _trace(cell: Cell) -> tuple[problems.Problem, optimizers.Method, Trace]:
+    """Run a cell's rows: its problem, method and trace (locals die with the frame, so a
+    cell that ran out of memory holds nothing once it has failed)."""
+    study = cell.study
+    problem = study.problem(cell.problem)  # built once per study (Study.validate)
+    method = study.method(cell.optimizer)
+    device = torch.device(cell.device)
+    dtype = study.torch_dtype
+    steps = budget_steps(study, problem, method)
+    x0 = starts(
+        method,
+        problem,
+        study.seeds,
+        device=device,
+        dtype=dtype,
+        uniform=study.start == "uniform",
+    )
+    n = method.info.starts_per_seed
+    row_seeds = [s for s in study.seeds for _ in range(n)]
+    traced = min(TRACED_SEEDS, len(study.seeds)) * n if problem.dim == 2 else 0
+    trace = run_rows(
+        problem,
+        method,
+        x0,
+        steps=steps,
+        checkpoints=log_checkpoints(steps, study.checkpoints),
+        targets=study.targets,
+        row_seeds=row_seeds,
+        seconds=study.seconds,
+        warmup=study.warmup,
+        traced_rows=traced,
+        seed=study.seeds[0],
+        compile=study.compile,  # type: ignore[arg-type]  # validated by Study
+    )
+    return problem, method, trace
 
 
 def _base(cell: Cell) -> dict[str, object]:
@@ -77,7 +103,31 @@ def _base(cell: Cell) -> dict[str, object]:
     }
 
 
-def _failed(cell: Cell, reason: str, details: str) -> pd.DataFrame:
+def is_out_of_memory(error: BaseException) -> bool:
+    """A failed allocation: CUDA's ``torch.OutOfMemoryError``, Python's ``MemoryError``, or
+    the CPU allocator's RuntimeError (``DefaultCPUAllocator: can't allocate memory``)."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+
+
+def out_of_memory_reason(cell: Cell, details: str) -> str:
+    """The reason of a cell that ran out of memory: the device and the allocator's words."""
+    last = details.strip().splitlines()[-1] if details.strip() else "out of memory"
+    return f"out of memory on {cell.device}: {last}"[:500]
+
+
+def _release_memory(device: str) -> None:
+    """Give back what a cell that ran out of memory held, so that the next cell can run."""
+    import gc
+
+    gc.collect()
+    if torch.device(device).type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def failed_table(cell: Cell, reason: str, details: str) -> pd.DataFrame:
+    """The rows of a cell that failed: one per seed, status failed, with the reason."""
     rows = [
         {
             **_base(cell),

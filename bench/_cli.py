@@ -11,11 +11,12 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from problems import OptbenchError, SpecError, split_specs
+from problems import SpecError, split_specs
 
 if TYPE_CHECKING:
+    from bench._resources import MemoryLimit
     from bench._study import Study
 
 __all__ = ["CLI_SEEDS", "CLI_STEPS", "main"]
@@ -30,10 +31,16 @@ STARTS = ("default", "uniform")
 """`--start` values (bench._study.STARTS; repeated so that `--help` imports no torch)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``bench run: error: ...``, exit 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help for the options)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bench", description="optbench: benchmark optimizers on loss landscapes."
-    )
+    parser = _Parser(prog="bench", description="optbench: benchmark optimizers on loss landscapes.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ls = sub.add_parser(
@@ -119,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quiet", action="store_true", help="no progress bars (the summary is still printed)"
     )
+    run.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the cells on this Dask distributed cluster (pip install 'optbench[dask]');"
+        " this process writes the parts",
+    )
+    run.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
 
     target_help = (
         "a target precision on the gap (repeat for several); default: the study's own, loose, "
@@ -186,6 +202,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; bad input is one line on stderr and exit 2, a traceback only with
+    ``--debug`` (see `bench._errors.report`)."""
     args = _parser().parse_args(argv)
     commands = {"list": _list, "run": _run, "check": _check, "show": _show, "report": _report}
     try:
@@ -194,15 +212,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             load_cli_plugins(args.command, args.plugin)
         return {**commands, "perf": _perf, "tune": _tune}[args.command](args)
-    except OptbenchError as error:
-        print(f"bench {args.command}: error: {error}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `bench show RUN | head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("interrupted; finished cells are kept (resume with --resume)", file=sys.stderr)
-        return 130
+    except BaseException as error:
+        from bench._errors import report
+
+        if args.debug and not isinstance(error, KeyboardInterrupt):
+            raise
+        return report(error, f"bench {args.command}", resume=_resume_command(args))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -227,7 +245,7 @@ def _spec_list(values: list[str] | None) -> list[str] | None:
     return [spec for value in values for spec in split_specs(value)]
 
 
-def _study_from_args(args: argparse.Namespace) -> Study:
+def _study_from_args(args: argparse.Namespace, memory: bool | MemoryLimit = True) -> Study:
     """The study of a `bench run` command: the file's data with the flags merged in, built
     once (file and line in errors about the file, "command line" about a flag)."""
     from bench._study import Study
@@ -251,7 +269,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
     if (args.evals is not None or args.epochs is not None) and args.steps is None:
         overrides["steps"] = None  # a flag's budget replaces the file's step budget
     if args.study:
-        return Study.from_toml(args.study, overrides)
+        return Study.from_toml(args.study, overrides, memory=memory)
     if not (args.problems and args.optimizers):
         msg = "give a study file, or both --problems and --optimizers"
         raise SpecError(msg)
@@ -259,7 +277,7 @@ def _study_from_args(args: argparse.Namespace) -> Study:
         {"name": "cli", "seeds": CLI_SEEDS, "steps": CLI_STEPS, **overrides},
         source="command line",
     )
-    study.validate()
+    study.validate(memory=memory)
     return study
 
 
@@ -269,6 +287,14 @@ def _run(args: argparse.Namespace) -> int:
     from bench._store import load_meta
 
     keep_freed_memory()  # the command line's choice; library calls leave malloc alone
+    memory: bool | MemoryLimit = True  # the cells' memory, checked before building problems
+    if args.scheduler:
+        if args.workers != 1:
+            msg = "give --workers (local processes) or --scheduler (a Dask cluster), not both"
+            raise SpecError(msg)
+        from bench._dask import cluster_memory
+
+        memory = cluster_memory(args.scheduler)
     if isinstance(args.resume, str):
         resume_dir = Path(args.resume)
         if not (resume_dir / "meta.json").exists():
@@ -279,10 +305,10 @@ def _run(args: argparse.Namespace) -> int:
 
             study = Study.from_dict(load_meta(resume_dir)["study"], source=str(resume_dir))  # type: ignore[arg-type]
         else:
-            study = _study_from_args(args)
+            study = _study_from_args(args, memory)
         run_dir = resume_dir
     else:
-        study = _study_from_args(args)
+        study = _study_from_args(args, memory)
         run_dir = args.out or default_run_dir(study)
         if args.out and (run_dir / "parts").exists() and not args.resume:
             print(
@@ -302,8 +328,14 @@ def _run(args: argparse.Namespace) -> int:
         tuned = load_tuned(args.tuned)
         study, used = apply_tuned(study, tuned)
     command = shlex.join(["bench", *sys.argv[1:]])
+    args.run_dir = run_dir  # for the resume command of an interrupted run
     summary = run_study(
-        study, run_dir, command=command, workers=check_workers(args.workers), quiet=args.quiet
+        study,
+        run_dir,
+        command=command,
+        workers=check_workers(args.workers),
+        scheduler=args.scheduler,
+        quiet=args.quiet,
     )
     if args.tuned:
         record_tuned(study, tuned, used, summary.run_dir)
@@ -315,6 +347,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"bench run: {summary.failed_runs} runs failed (see bench show)", file=sys.stderr)
         return 1
     return 0
+
+
+def _resume_command(args: argparse.Namespace) -> str | None:
+    """``bench run --resume DIR [--workers N] [--scheduler S]`` for an interrupted run."""
+    run_dir = getattr(args, "run_dir", None)
+    if args.command != "run" or run_dir is None:
+        return None
+    words = ["bench", "run", "--resume", str(run_dir)]
+    if args.workers != 1:
+        words += ["--workers", str(args.workers)]
+    if args.scheduler:
+        words += ["--scheduler", args.scheduler]
+    return shlex.join(words)
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from bench._plugins import resolve_plugins
 from problems import DEFAULT_TARGETS, OptbenchError, Spec, SpecError, closest, split_specs
 
 if TYPE_CHECKING:  # the class's fields `problems` and `optimizers` shadow the modules
+    from bench._resources import MemoryLimit
     from optimizers import Method
     from problems import Problem
 
@@ -158,6 +159,10 @@ class Study:
         if not self.problems or not self.optimizers:
             msg = f"{where}a study needs at least one problem and one optimizer"
             raise SpecError(msg)
+        for kind, specs in (("problem", self.problems), ("optimizer", self.optimizers)):
+            if twice := next((s for i, s in enumerate(specs) if s in specs[:i]), None):
+                msg = f"{where}{kind} {twice!r} is listed twice (a cell is run once)"
+                raise SpecError(msg)
         if self.steps is None and self.evals is None and self.epochs is None:
             msg = f"{where}no budget: give steps, evals or epochs"
             raise SpecError(msg)
@@ -239,25 +244,50 @@ class Study:
             and self.method(cell.optimizer).info.starts is None
         ]
 
-    def validate(self, text: str | None = None) -> None:
+    def validate(self, text: str | None = None, *, memory: bool | MemoryLimit = True) -> None:
         """Build every problem and method once, so bad names fail before anything runs.
+
+        The methods are built first; then each cell's memory is estimated from the specs and
+        checked (`bench._resources.check_study`) before any problem is built: a problem of
+        10^8 dimensions takes seconds and gigabytes to build, so a study that cannot fit is
+        refused at once.
 
         Args:
             text: the study file's text, so that an error names the line holding the spec.
+            memory: True checks against this machine, a `MemoryLimit` against the machines
+                the cells run on (a Dask cluster's smallest worker), False not at all.
         """
         from bench._plugins import load_plugins
 
-        load_plugins(self.plugins)
-        for spec, build in [
-            *((p, self.problem) for p in self.problems),
-            *((o, self.method) for o in self.optimizers),
-            *((p, self.problem) for p, _ in self.pairs),
-            *((o, self.method) for _, o in self.pairs),
-        ]:
-            try:
-                build(spec)
-            except OptbenchError as error:
-                raise type(error)(f"{self._where(spec, text)}{error}") from None
+        load_plugins(self.plugins)  # plugins register names the specs may use
+        for spec in (*self.optimizers, *(o for _, o in self.pairs)):
+            self._build(spec, self.method, text)
+        if memory is not False:
+            from bench._resources import check_study
+
+            for spec in self.problems:  # names and values before sizes
+                self._check_problem_spec(spec, text)
+            if memory is True:
+                check_study(self)
+            else:
+                check_study(self, host_limit=memory.host, where=memory.where)
+        for spec in (*self.problems, *(p for p, _ in self.pairs)):
+            self._build(spec, self.problem, text)
+
+    def _build(self, spec: str, build: Callable[[str], object], text: str | None) -> None:
+        try:
+            build(spec)
+        except OptbenchError as error:
+            raise type(error)(f"{self._where(spec, text)}{error}") from None
+
+    def _check_problem_spec(self, spec: str, text: str | None) -> None:
+        """The name and option names of a problem spec, without building it."""
+        from bench._resources import spec_dim
+
+        try:
+            spec_dim(spec)
+        except OptbenchError as error:
+            raise type(error)(f"{self._where(spec, text)}{error}") from None
 
     def _where(self, spec: str, text: str | None) -> str:
         """``"<file>:<line>: "`` for a spec written in the study file (`text`), ``"command line:
@@ -324,9 +354,16 @@ class Study:
         )
 
     @classmethod
-    def from_toml(cls, path: str | Path, overrides: Mapping[str, object] | None = None) -> Study:
+    def from_toml(
+        cls,
+        path: str | Path,
+        overrides: Mapping[str, object] | None = None,
+        *,
+        memory: bool | MemoryLimit = True,
+    ) -> Study:
         """Read a study file, merge `overrides` (the command line's flags) into its data, build
-        the study once and validate its names.
+        the study once and validate its names (and, with `memory`, each cell's memory:
+        `validate`).
 
         Errors name the file and, where it can be found, the line; an error in an overridden
         key names the command line instead.
@@ -337,11 +374,13 @@ class Study:
         except OSError as error:
             msg = f"cannot read study file {path}: {error.strerror}"
             raise SpecError(msg) from None
+        except UnicodeDecodeError as error:
+            msg = f"{path}: not UTF-8 text (byte {error.start}); a study file is TOML"
+            raise SpecError(msg) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            msg = f"{path}: invalid TOML: {error}"
-            raise SpecError(msg) from None
+            raise SpecError(_toml_error(path, error)) from None
         overrides = dict(overrides or {})
         if "plugins" in data:  # relative to the file; the command line's add up with them
             try:
@@ -360,8 +399,25 @@ class Study:
             study = cls.from_dict(data, source=str(path))
         except SpecError as error:
             raise SpecError(_with_line(str(error), str(path), text, set(overrides))) from None
-        study.validate(text)
+        study.validate(text, memory=memory)
         return study
+
+
+def _toml_error(path: Path, error: Exception) -> str:
+    r"""``file:line:column: invalid TOML: <what>`` from tomllib's ``... (at line L, column C)``.
+
+    Example:
+        >>> try:
+        ...     tomllib.loads("steps = [1,\nname = 'x'")
+        ... except tomllib.TOMLDecodeError as error:
+        ...     print(_toml_error(Path("s.toml"), error))
+        s.toml:2:1: invalid TOML: Invalid value
+    """
+    text = str(error)
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
+    if found is None:
+        return f"{path}: invalid TOML: {text}"
+    return f"{path}:{found[1]}:{found[2]}: invalid TOML: {text[: found.start()]}"
 
 
 def _normalise(study: Study, where: str) -> None:

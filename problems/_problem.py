@@ -7,6 +7,7 @@ Row ``i`` of the result depends only on row ``i`` of the input, so the gradient 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -78,6 +79,13 @@ class Problem:
         lower, upper = self.bounds
         if len(lower) != self.dim or len(upper) != self.dim:
             msg = f"{self.name}: bounds have {len(lower)}/{len(upper)} entries, dim is {self.dim}"
+            raise SpecError(msg)
+        if any(map(operator.gt, lower, upper)):
+            i = next(i for i, (lo, hi) in enumerate(zip(lower, upper)) if lo > hi)
+            msg = (
+                f"{self.name}: reversed bounds in coordinate {i}: "
+                f"lower {lower[i]} > upper {upper[i]}"
+            )
             raise SpecError(msg)
         if bad := set(self.tags) - TAGS:
             msg = f"{self.name}: unknown tags {sorted(bad)}; allowed: {sorted(TAGS)}"

@@ -225,7 +225,7 @@ def test_bad_study_file_names_file_and_line(
     assert f"{path}:4: steps must be a positive integer, got 0" in capsys.readouterr().err
     path.write_text('name = "x"\nsteps = = 10\n')
     assert cli(["run", str(path), "--quiet"]) == 2
-    assert "line 2" in capsys.readouterr().err
+    assert f"{path}:2:9: invalid TOML" in capsys.readouterr().err  # file:line:column
 
 
 def test_cli_run_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
