@@ -25,12 +25,24 @@ NEVER = torch.iinfo(torch.int32).max  # steps are counted in int32: 2^31 - 1 at 
 class TargetTracker:
     """Tracks, per row, the first step at which ``value <= target`` for each target."""
 
-    def __init__(self, targets: list[float], rows: int, device: torch.device, dtype: torch.dtype):
+    def __init__(
+        self,
+        targets: list[float],
+        rows: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        *,
+        column_major: bool = False,
+    ):
+        """``column_major=True`` stores the ``[R, T + 1]`` table as ``[T + 1, R]`` in memory,
+        the layout of the compiled step (`bench._engine`), whose kernels run along R."""
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         self.ascending = torch.tensor(self.targets[::-1], device=device, dtype=dtype)
         self.padded = torch.cat([self.ascending, self.ascending.new_full((1,), -math.inf)])
         count = len(self.targets)
-        self.first = torch.full((rows, count + 1), NEVER, device=device, dtype=torch.int32)
+        shape = (count + 1, rows) if column_major else (rows, count + 1)
+        first = torch.full(shape, NEVER, device=device, dtype=torch.int32)
+        self.first = first.T if column_major else first
         self._count = count
 
     def reset(self) -> None:
@@ -49,10 +61,10 @@ class TargetTracker:
         into the step's kernel; eagerly it would be T times the memory traffic, and
         ``searchsorted`` and ``scatter_reduce`` are library calls the compiler cannot fuse.
         """
-        if elementwise:  # the whole table (the last column never reached): out= contiguous
+        if elementwise:  # the whole table (the last column never reached), in place
             reached = value.unsqueeze(-1) <= self.padded
             now = torch.where(reached, step, NEVER).to(torch.int32)
-            torch.minimum(self.first, now, out=self.first)
+            self.first.copy_(torch.minimum(self.first, now))
             return
         column = torch.searchsorted(self.ascending, value.unsqueeze(-1))
         self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")

@@ -213,3 +213,31 @@ def add_scaled(y: Tensor, a: float | Tensor, x: Tensor) -> Tensor:
     if isinstance(a, Tensor):
         return torch.addcmul(y, a, x)
     return torch.add(y, x, alpha=a)
+
+
+def divide_into(a: Tensor, b: Tensor) -> Tensor:
+    """``a / b``, written over `b` where that saves a temporary.
+
+    Eagerly the quotient goes into `b` (``out=b``), a pass over memory less at R large rows;
+    under `torch.compile`, which fuses the division into its kernel anyway (and cannot trace
+    ``out=`` into a non-contiguous tensor, such as the compiled step's column-major state), it
+    is a plain division. The rounding is the same either way.
+    """
+    if torch.compiler.is_compiling():
+        return a / b
+    return torch.div(a, b, out=b)
+
+
+def power(base: float | Tensor, t: Tensor) -> Tensor:
+    """``base ** t`` for a per-row step count `t` (``[R, 1]``): Adam's bias corrections.
+
+    Eagerly torch's ``pow``, whose rounding `torch.optim` shares. Under `torch.compile` it is
+    ``exp(t log(base))``, which inductor vectorises along the rows, where a power with a
+    tensor exponent costs a scalar call per element: on the 2-core CPU machine that doubled
+    the compiled Rosenbrock + Adam step at R = 10^4 (docs/PERFORMANCE.md). The two agree to
+    a few float ulps (relative error about ``t * eps``).
+    """
+    if not torch.compiler.is_compiling():
+        return base**t
+    log = math.log(base) if not isinstance(base, Tensor) else torch.log(base)
+    return torch.exp(t * log)

@@ -17,7 +17,9 @@ from optimizers._optimizer import (
     State,
     add_scaled,
     as_rows,
+    divide_into,
     is_zero,
+    power,
     step_counter,
 )
 
@@ -90,9 +92,10 @@ def adam_step(
     second = exp_avg_sq
     if amsgrad:
         second = new["max_exp_avg_sq"] = torch.maximum(state["max_exp_avg_sq"], exp_avg_sq)
-    step_size = (lr / (1 - beta1**t)).to(x.dtype)  # .to: a no-op unless x is 16-bit
-    denom = second.sqrt().div_(((1 - beta2**t) ** 0.5).to(x.dtype)).add_(as_rows(hp["eps"], x))
-    update = torch.div(exp_avg, denom, out=denom)  # m / denom, as torch's addcdiv orders it
+    step_size = (lr / (1 - power(beta1, t))).to(x.dtype)  # .to: a no-op unless x is 16-bit
+    correction2 = ((1 - power(beta2, t)) ** 0.5).to(x.dtype)
+    denom = second.sqrt().div_(correction2).add_(as_rows(hp["eps"], x))
+    update = divide_into(exp_avg, denom)  # m / denom, as torch's addcdiv orders it
     return x - update.mul_(step_size), new
 
 

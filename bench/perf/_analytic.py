@@ -43,7 +43,7 @@ import optimizers
 import problems
 from bench import _allocator as allocator
 from bench._checkpoints import log_checkpoints
-from bench._engine import _compile, make_objective, run_rows
+from bench._engine import _compile, column_major, make_objective, run_rows
 from bench._environment import environment
 from bench._sync import synchronize as _sync
 from optimizers import Context, MethodState
@@ -103,7 +103,8 @@ def _bare_step(
         new = method.step(state, objective, ctx)
         return {key: value for key, value in new.items() if key != "loss"}
 
-    state = method.init(_rows(rows, device, dtype), ctx)
+    x0 = _rows(rows, device, dtype)
+    state = method.init(column_major(x0) if compiled else x0, ctx)  # as `run_rows` lays it out
     _sync(device)
     begin = time.perf_counter()
     if mode == "graph":
