@@ -215,17 +215,20 @@ def add_scaled(y: Tensor, a: float | Tensor, x: Tensor) -> Tensor:
     return torch.add(y, x, alpha=a)
 
 
-def divide_into(a: Tensor, b: Tensor) -> Tensor:
-    """``a / b``, written over `b` where that saves a temporary.
+def over_second(op: Callable[..., Tensor], a: Tensor, b: Tensor) -> Tensor:
+    """``op(a, b)`` (an elementwise ``torch`` function: ``torch.div``, ``torch.sub``), written
+    over `b` where that saves an allocation.
 
-    Eagerly the quotient goes into `b` (``out=b``), a pass over memory less at R large rows;
-    under `torch.compile`, which fuses the division into its kernel anyway (and cannot trace
-    ``out=`` into a non-contiguous tensor, such as the compiled step's column-major state), it
-    is a plain division. The rounding is the same either way.
+    Eagerly the result goes into `b` (``out=b``), which must be a temporary of the step: at R
+    networks of a million parameters each, a fresh ``[R, P]`` tensor per step is a pass over
+    new memory, and glibc may unmap and re-fault it every step. Under `torch.compile`, which
+    fuses the op into its kernel anyway (and cannot trace ``out=`` into a non-contiguous
+    tensor, such as the compiled step's column-major state), it is the plain op. The values
+    are the same either way.
     """
     if torch.compiler.is_compiling():
-        return a / b
-    return torch.div(a, b, out=b)
+        return op(a, b)
+    return op(a, b, out=b)
 
 
 def power(base: float | Tensor, t: Tensor) -> Tensor:

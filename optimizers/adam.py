@@ -17,8 +17,8 @@ from optimizers._optimizer import (
     State,
     add_scaled,
     as_rows,
-    divide_into,
     is_zero,
+    over_second,
     power,
     step_counter,
 )
@@ -95,8 +95,8 @@ def adam_step(
     step_size = (lr / (1 - power(beta1, t))).to(x.dtype)  # .to: a no-op unless x is 16-bit
     correction2 = ((1 - power(beta2, t)) ** 0.5).to(x.dtype)
     denom = second.sqrt().div_(correction2).add_(as_rows(hp["eps"], x))
-    update = divide_into(exp_avg, denom)  # m / denom, as torch's addcdiv orders it
-    return x - update.mul_(step_size), new
+    update = over_second(torch.div, exp_avg, denom)  # m / denom, as torch's addcdiv orders it
+    return over_second(torch.sub, x, update.mul_(step_size)), new  # x - update, into update
 
 
 def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
