@@ -170,3 +170,52 @@ def test_bench_run_takes_compile_flag_over_the_file(tmp_path: Path) -> None:
     assert json.loads((out / "meta.json").read_text())["study"]["compile"] is False
     frame = pd.concat(pd.read_parquet(p) for p in (out / "parts").glob("*.parquet"))
     assert set(frame["step_mode"].dropna()) == {"eager"}
+
+
+def test_compiled_targets_are_exact_when_rows_stop_and_when_time_runs_out() -> None:
+    """The compiled step records targets one step late (`bench._engine._advance_fn`); rows
+    stopped by `control` at a checkpoint, and a loop cut by its time budget, still give the
+    eager first-hit steps, to the step."""
+    p = problems.get("rosenbrock")
+    method = optimizers.method("adam:lr=0.05")
+    x0 = bench.starts(
+        method, p, list(range(8)), device=torch.device("cpu"), dtype=torch.float64, uniform=True
+    )
+
+    def stop_even_rows(step: int, loss: torch.Tensor, best: torch.Tensor) -> torch.Tensor | None:
+        return (torch.arange(loss.shape[0]) % 2 == 0) if step == 40 else None
+
+    def run(compile: bool, **options: object) -> bench.Trace:
+        return run_rows(
+            p,
+            method,
+            x0,
+            checkpoints=[0, 40, 80, 120],
+            targets=[10.0**-k for k in range(-2, 7)],
+            compile=compile,
+            **{"steps": 120, **options},  # type: ignore[arg-type]
+        )
+
+    stopped = run(True, control=stop_even_rows)
+    _same(stopped, run(False, control=stop_even_rows))
+    assert (stopped.hits[1::2] > 40).any(), "the running rows reach a target after the stop"
+    cut = run(True, seconds=0.0)  # the budget ends the loop at the first checkpoint
+    assert cut.checkpoints == [0, 40]
+    assert torch.equal(cut.hits, run(False, seconds=0.0).hits)
+    last = int(stopped.hits[1::2].max())  # a target first reached at this step: end there
+    ends = run(True, control=stop_even_rows, steps=last)
+    assert (ends.hits == last).any(), "the last step's hit is recorded after the loop"
+    _same(ends, run(False, control=stop_even_rows, steps=last))
+
+
+def test_the_compiled_step_keeps_rows_column_major() -> None:
+    """Inductor vectorises along the innermost dimension in memory, so the compiled step's
+    rows are stored ``[d, R]`` (`bench._engine.column_major`) and every step keeps them so:
+    a step that returned row-major rows would recompile (dynamo guards on strides)."""
+    x = torch.arange(12.0).reshape(6, 2)
+    laid = engine.column_major(x)
+    assert torch.equal(laid, x) and laid.stride() == (1, 6)
+    torch._dynamo.reset()
+    counters.clear()
+    trace = _run("adam:lr=0.05", True, steps=50)
+    assert trace.step_mode == "compiled" and counters["stats"]["unique_graphs"] == 1
