@@ -55,12 +55,13 @@ COMPILE_CHOICES: tuple[CompileChoice, ...] = (True, False, "auto")
 AUTO_COMPILE_RUN_STEPS = 200_000_000
 """``compile = "auto"`` compiles a cell from this many run-steps (rows x steps) up.
 
-Break-even measured on the 2-core CPU machine (docs/PERFORMANCE.md, "compile = auto"):
-compiling the step of a 2-D landscape takes 10 to 25 s there (first compilation of a shape
-in a process; inductor's on-disk cache shortens later ones), and the compiled step saves
-about 5e-8 s per run-step against eager at R = 10^4 (eager ~2e7 run-steps/s, compiled
-~1e8): 15 s / 7.5e-8 s is about 2e8 run-steps. The default study's cells (10 seeds x a few
-thousand steps) stay far below it and run eagerly.
+Break-even measured on the 2-core CPU machine (docs/PERFORMANCE.md, "compile = auto",
+2026-12-02): compiling the step of a 2-D landscape takes 2 to 18 s there (18 s with a cold
+inductor cache, about 2 s once its on-disk cache holds the kernels' building blocks; a
+second cell of the same shape in one process reuses the graph), and through the harness
+the compiled step saves 1.4e-8 (R = 10^6) to 3.5e-8 s (R = 10^4) per run-step against
+eager: 5 s / 3.5e-8 s is about 1.4e8 run-steps, 2e8 allows for a colder cache. The
+default study's cells (10 seeds x a few thousand steps) stay far below it and run eagerly.
 """
 
 
