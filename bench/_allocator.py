@@ -8,6 +8,16 @@ measured on 2 cores with 8 networks of width 1000, 36 ms per network-step instea
 environment variables ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...``), so freed blocks stay
 in the heap and are reused. It changes nothing on other platforms or C libraries.
 
+Huge pages: torch's CPU allocator asks the kernel for transparent huge pages
+(``madvise(MADV_HUGEPAGE)``, 2 MB pages) for tensors of 2 MB and more when the environment
+variable ``THP_MEM_ALLOC_ENABLE=1`` is set before torch's first allocation. Importing
+`bench` sets that default when torch is not imported yet (the CLI, ``--workers`` processes,
+``python -m bench.perf.mlp``; a notebook that imported torch first keeps torch's default).
+It changes no number, only how fast a fresh tensor's pages arrive: on the 2-core machine a
+fresh 64 MB tensor (the MLP's ``[8, P]`` Adam step at width 1000) cost 30 to 100 ms in
+4 KB page faults with either glibc setting and about 4 ms with huge pages, which took the
+MLP harness from 0.93x to 1.02x the plain loop there (docs/PERFORMANCE.md).
+
 It is process-wide state, so library calls (`bench.run_study`, `bench.run_rows`, a notebook,
 pytest) never set it: the command line does (``bench run``, ``bench perf``,
 ``python -m bench.perf.mlp``), and so does the initializer of ``--workers`` processes, and

@@ -23,7 +23,7 @@ from optimizers._optimizer import (
     step_counter,
 )
 
-__all__ = ["ADAM_DEFAULTS", "ADAM_RULES", "ADAM_SPACE", "adam_step", "init"]
+__all__ = ["ADAM_DEFAULTS", "ADAM_RULES", "ADAM_SPACE", "WIDE_ROW", "adam_step", "descend", "init"]
 
 ADAM_DEFAULTS = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
 ADAM_RULES: dict[str, Rule] = {
@@ -95,8 +95,33 @@ def adam_step(
     step_size = (lr / (1 - power(beta1, t))).to(x.dtype)  # .to: a no-op unless x is 16-bit
     correction2 = ((1 - power(beta2, t)) ** 0.5).to(x.dtype)
     denom = second.sqrt().div_(correction2).add_(as_rows(hp["eps"], x))
-    update = over_second(torch.div, exp_avg, denom)  # m / denom, as torch's addcdiv orders it
-    return over_second(torch.sub, x, update.mul_(step_size)), new  # x - update, into update
+    return descend(x, exp_avg, denom, step_size), new
+
+
+WIDE_ROW = 2**16
+"""Rows of at least this many elements (networks) take their last update row by row."""
+
+
+def descend(x: Tensor, exp_avg: Tensor, denom: Tensor, step_size: Tensor) -> Tensor:
+    """``x - step_size * exp_avg / denom`` (Adam's last line), written over `denom`.
+
+    Eager rows of `WIDE_ROW` elements and more (a network's parameters) on the CPU go through
+    ``torch.addcdiv(x_r, m_r, denom_r, value=-step_size_r)`` row by row, torch.optim's own
+    call and rounding (``x + (value m) / denom``), one pass over memory instead of three:
+    with eight networks of width 1000 that is 5 ms of a 65 ms step. Reading the per-row step
+    sizes costs nothing on the CPU. Other rows (many and short: a Python call per row would
+    cost more than it saves), compiled steps and other devices use tensor ops, rounded as
+    ``x - (m / denom) step_size``; the two differ by an ulp at most.
+    """
+    rows = x.shape[0]
+    wide = x.device.type == "cpu" and rows and x.numel() // rows >= WIDE_ROW
+    if wide and not torch.compiler.is_compiling():
+        sizes = step_size.expand(rows, 1).reshape(-1).tolist()
+        for r in range(rows):
+            torch.addcdiv(x[r], exp_avg[r], denom[r], value=-sizes[r], out=denom[r])
+        return denom
+    update = over_second(torch.div, exp_avg, denom)
+    return over_second(torch.sub, x, update.mul_(step_size))  # x - update, into update
 
 
 def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
