@@ -342,9 +342,11 @@ def run_rows(
     advance = advance_for(mode)
     warm = min(max(warmup, 2 if mode == "compiled" else 0), max(steps, 1))
 
+    columns = [mode == "compiled"]  # compiled rows are column-major unless that fails
+
     def start() -> Tensor:
         """A fresh copy of the starting rows, in the layout of the cell's step mode."""
-        return column_major(x0) if mode == "compiled" else x0.clone()
+        return column_major(x0) if mode == "compiled" and columns[0] else x0.clone()
 
     state = method.init(start(), ctx)  # the warm-up's own copy (the run's is made below)
     counted = "evals" in state  # the method reports per-row evaluations of each step
@@ -365,8 +367,17 @@ def run_rows(
         try:
             with warnings.catch_warnings():  # torch's own deprecations, raised while compiling
                 warnings.simplefilter("ignore", DeprecationWarning)
-                _warm_up(advance, state, fresh(), warm, current)
-        except Exception as error:  # any compiler failure means: run eagerly
+                try:
+                    _warm_up(advance, state, fresh(), warm, current)
+                except Exception:
+                    if mode != "compiled":
+                        raise
+                    # a loss that views its rows as row-major (x.view(-1)) cannot take the
+                    # column-major layout: compile once more on row-major rows
+                    columns[0] = False
+                    advance = advance_for("compiled")
+                    _warm_up(advance, method.init(start(), ctx), fresh(), warm, current)
+        except Exception as error:  # a compiler failure on either layout: run eagerly
             if mode != "compiled":
                 raise
             reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]

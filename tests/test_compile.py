@@ -9,6 +9,7 @@ CPU, so sizes are tiny (2-D, a few rows, a few dozen steps).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,21 @@ def test_the_compiled_step_keeps_rows_column_major() -> None:
     counters.clear()
     trace = _run("adam:lr=0.05", True, steps=50)
     assert trace.step_mode == "compiled" and counters["stats"]["unique_graphs"] == 1
+
+
+def test_a_loss_that_needs_row_major_rows_still_compiles() -> None:
+    """``x.view(-1)`` fails on the compiled step's column-major rows; the cell compiles again
+    on row-major rows, without a warning, and equals eager."""
+    viewer = problems.get("sphere:dim=2").with_(
+        fn=lambda x: x.view(-1).view(x.shape[0], -1).square().sum(-1)
+    )
+    method = optimizers.method("adam:lr=0.1")
+    x0 = torch.rand(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def run(compile: bool) -> bench.Trace:
+        return run_rows(viewer, method, x0, steps=20, checkpoints=[0, 20], compile=compile)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        compiled = run(True)
+    _same(compiled, run(False))
