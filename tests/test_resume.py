@@ -228,20 +228,32 @@ def test_two_runs_on_one_directory_compute_each_cell_once(
 def test_a_second_process_waits_for_the_cells_the_first_one_holds(
     study_file: Path, reference: pd.DataFrame, tmp_path: Path
 ) -> None:
+    """This test's process holds the claim of one cell, as a first `bench run` computing it
+    would (a real lock, from another process); the `bench run` started behind it computes
+    the other cells, says it is waiting for the held one, and finishes it once the claim is
+    released. (Two `bench run` processes started together collide only if neither finishes
+    every tiny cell before the other has imported torch: on a fast machine they did not.)"""
     out = tmp_path / "run"
-    first = _bench_run(str(study_file), "--out", str(out))
-    try:  # both at once: the one behind meets the claim of the cell the other one computes
-        second = _bench_run(str(study_file), "--out", str(out))
-        try:
-            _, err_second = second.communicate(timeout=DEADLINE_S)
-            _, err_first = first.communicate(timeout=DEADLINE_S)
-        finally:
-            _end(second)
+    held_cell = bench.Study.from_toml(study_file).cells()[0]
+    held = _claims.claim(out, held_cell.id)
+    assert isinstance(held, _claims.Claim)
+    second = _bench_run(str(study_file), "--out", str(out))
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while len(_parts(out)) < CELLS - 1 and second.poll() is None:
+            assert time.monotonic() < deadline, "the other cells did not finish"
+            time.sleep(0.1)
+        time.sleep(2 * _runner.POLL_S)  # it is waiting for the held cell now
+        assert second.poll() is None, "it did not wait for the held cell"
+        assert not (out / "parts" / f"{held_cell.id}.parquet").exists()
+        held.release()
+        _, err = second.communicate(timeout=DEADLINE_S)
     finally:
-        _end(first)
-    assert first.returncode == 0 and second.returncode == 0, err_first + err_second
-    messages = err_first.decode() + err_second.decode()
-    assert "are being computed by pid" in messages  # one of them waited, and said so
+        held.release()
+        _end(second)
+    messages = err.decode()
+    assert second.returncode == 0, messages
+    assert f"are being computed by pid {os.getpid()}" in messages, messages
     assert "Traceback" not in messages
     pd.testing.assert_frame_equal(_rows(out), reference)
 
