@@ -29,7 +29,7 @@ import numpy as np
 
 from bench._tune_objective import OBJECTIVES
 from bench._tune_space import SearchSpace
-from bench._tune_storage import Heartbeat, Storage, fail_stale
+from bench._tune_storage import Heartbeat, Storage, beat, fail_stale
 from bench._tune_trials import TrialResult, TuneTask, evaluate_batch
 from problems import SpecError, unknown
 
@@ -277,7 +277,8 @@ def tune(
                 continue
             idle_since = None
             asked = [
-                _ask(study, space, sampler, sampler_seed, trials) for _ in range(min(batch, want))
+                _ask(study, storage, space, sampler, sampler_seed, trials)
+                for _ in range(min(batch, want))
             ]
             keep = _within_budget(study, [t.number for t in asked], trials)
             for trial in asked:
@@ -301,8 +302,14 @@ def tune(
         return _result(study, study_name, ran)
 
 
-def _ask(study: Any, space: SearchSpace, sampler: str, seed: int | None, trials: int) -> Any:
+def _ask(
+    study: Any, storage: Storage, space: SearchSpace, sampler: str, seed: int | None, trials: int
+) -> Any:
     """A new trial with its parameters, drawn by `sampler` seeded with ``seed + number``.
+
+    The trial beats once as soon as it exists: a worker killed before its batch starts (and
+    its `Heartbeat` thread with it) leaves a trial that goes stale and is retried, not one
+    that stays RUNNING for ever (a trial that never beat is never stale).
 
     Seeding by the trial's number (unique in the study, whichever worker asks) keeps one
     worker's study reproducible and gives two workers, or a resumed study, different draws:
@@ -310,6 +317,7 @@ def _ask(study: Any, space: SearchSpace, sampler: str, seed: int | None, trials:
     same random start-up points. Re-queued trials keep their parameters.
     """
     trial = study.ask()
+    beat(storage, [trial._trial_id])
     study.sampler = make_sampler(
         sampler, seed=None if seed is None else seed + trial.number, space=space, trials=trials
     )

@@ -173,6 +173,22 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     return {}
 
 
+def beat(storage: Storage, trial_ids: Iterable[int]) -> None:
+    """One heartbeat for each trial: Optuna's ``record_heartbeat`` on an RDB storage, the
+    time in the ``optbench:heartbeat`` system attribute on a journal, nothing in memory."""
+    if storage.kind == "memory":  # one process: nobody to tell it is alive
+        return
+    backend = storage.optuna
+    for trial_id in trial_ids:
+        try:
+            if storage.native_heartbeat:
+                backend.record_heartbeat(trial_id)
+            else:
+                backend.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+        except Exception:  # a finished trial (told meanwhile) needs no beat
+            continue
+
+
 class Heartbeat:
     """A thread that beats for the trials a worker is running, until `stop`.
 
@@ -189,17 +205,7 @@ class Heartbeat:
         self._thread.start()
 
     def _beat(self) -> None:
-        if self.storage.kind == "memory":  # one process: nobody to tell it is alive
-            return
-        backend = self.storage.optuna
-        for trial_id in self.trial_ids:
-            try:
-                if self.storage.native_heartbeat:
-                    backend.record_heartbeat(trial_id)
-                else:
-                    backend.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
-            except Exception:  # a finished trial (told meanwhile) needs no beat
-                continue
+        beat(self.storage, self.trial_ids)
 
     def _run(self) -> None:
         while not self._stop.wait(self.storage.heartbeat_s):

@@ -173,9 +173,11 @@ def test_readme_workers_on_one_postgresql_database(tmp_path: Path, postgres_url:
 
 def test_a_killed_worker_leaves_its_trial_failed_and_the_study_resumes(tmp_path: Path) -> None:
     """SIGKILL a worker mid-trial (SQLite, 1 s heartbeats): running the same command again
-    fails the silent trial, retries it and completes the study."""
+    fails the silent trial, retries it and completes the study. The kill comes once the
+    trial has reported a checkpoint, so it is computing (a fast machine otherwise killed it
+    between its ask and its first heartbeat, a window `_ask`'s own beat now closes)."""
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    command = _command(storage, tmp_path / "out", trials=2, steps=1000, batch=1)
+    command = _command(storage, tmp_path / "out", trials=2, steps=20000, batch=1)
     worker = subprocess.Popen(
         command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -185,10 +187,14 @@ def test_a_killed_worker_leaves_its_trial_failed_and_the_study_resumes(tmp_path:
         while not running:
             assert time.monotonic() < deadline, "the worker never started a trial"
             assert worker.poll() is None, "the worker finished before it could be killed"
-            time.sleep(0.2)
+            time.sleep(0.05)
             with contextlib.suppress(Exception):  # the study may not exist yet
                 study = optuna.load_study(study_name="w", storage=storage)
-                running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+                running = [
+                    t
+                    for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+                    if t.intermediate_values
+                ]
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
     finally:
