@@ -15,8 +15,9 @@ variable ``THP_MEM_ALLOC_ENABLE=1`` is set before torch's first allocation. Impo
 ``python -m bench.perf.mlp``; a notebook that imported torch first keeps torch's default).
 It changes no number, only how fast a fresh tensor's pages arrive: on the 2-core machine a
 fresh 64 MB tensor (the MLP's ``[8, P]`` Adam step at width 1000) cost 30 to 100 ms in
-4 KB page faults with either glibc setting and about 4 ms with huge pages, which took the
-MLP harness from 0.93x to 1.02x the plain loop there (docs/PERFORMANCE.md).
+4 KB page faults with either glibc setting and about 4 ms with huge pages. The plain
+``torch.optim`` loop gains as much, so the MLP's ratio to it did not move
+(docs/PERFORMANCE.md).
 
 It is process-wide state, so library calls (`bench.run_study`, `bench.run_rows`, a notebook,
 pytest) never set it: the command line does (``bench run``, ``bench perf``,

@@ -230,9 +230,6 @@ def _advance_fn(
     records the last step's best after the loop.
     """
 
-    def gap(best: Tensor) -> Tensor:
-        return best - f_star if f_star != 0.0 else best
-
     def advance(
         state: MethodState,
         alive: Tensor,
@@ -242,7 +239,7 @@ def _advance_fn(
         evals_total: Tensor | None,
     ) -> MethodState:
         if fused and tracker is not None and not stochastic:
-            tracker.update(gap(best), k, elementwise=True)  # the best that step k left
+            tracker.update(_gap(best, f_star), k, elementwise=True)  # the best that step k left
         k.add_(1)
         state = method.step(state, objective, ctx)
         loss = state["loss"]
@@ -256,7 +253,7 @@ def _advance_fn(
             # minimum, where its fmin tests each element for NaN in a scalar loop)
             torch.where(alive, torch.minimum(best, loss), best, out=best)
             if tracker is not None and not fused:
-                tracker.update(gap(best), k)
+                tracker.update(_gap(best, f_star), k)
         return state
 
     return advance
@@ -342,11 +339,11 @@ def run_rows(
     advance = advance_for(mode)
     warm = min(max(warmup, 2 if mode == "compiled" else 0), max(steps, 1))
 
-    columns = [mode == "compiled"]  # compiled rows are column-major unless that fails
+    by_columns = mode == "compiled"  # compiled rows are column-major unless that fails
 
     def start() -> Tensor:
         """A fresh copy of the starting rows, in the layout of the cell's step mode."""
-        return column_major(x0) if mode == "compiled" and columns[0] else x0.clone()
+        return column_major(x0) if mode == "compiled" and by_columns else x0.clone()
 
     state = method.init(start(), ctx)  # the warm-up's own copy (the run's is made below)
     counted = "evals" in state  # the method reports per-row evaluations of each step
@@ -374,7 +371,7 @@ def run_rows(
                         raise
                     # a loss that views its rows as row-major (x.view(-1)) cannot take the
                     # column-major layout: compile once more on row-major rows
-                    columns[0] = False
+                    by_columns = False
                     advance = advance_for("compiled")
                     _warm_up(advance, method.init(start(), ctx), fresh(), warm, current)
         except Exception as error:  # a compiler failure on either layout: run eagerly
@@ -484,7 +481,7 @@ def run_rows(
                 break
     guard.off()
     if tracker is not None and mode == "compiled" and not stochastic:  # the fused step's lag
-        tracker.update(best - f_star if f_star != 0.0 else best, k_now)
+        tracker.update(_gap(best, f_star), k_now)
     used = len(recorded)
     extra: dict[str, object] = {} if stopped_at is None else {"stopped_at": stopped_at}
     return Trace(
@@ -502,6 +499,12 @@ def run_rows(
         evals=evals_buf[:used].cpu() if evals_buf is not None else None,
         extra=extra,
     )
+
+
+def _gap(best: Tensor, f_star: float) -> Tensor:
+    """What the targets are precisions on: ``best - f_star`` (the best loss itself when the
+    optimum is 0 or unknown, which `run_rows` passes as 0)."""
+    return best - f_star if f_star != 0.0 else best
 
 
 def column_major(x: Tensor) -> Tensor:

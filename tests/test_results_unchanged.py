@@ -6,7 +6,7 @@ rounded to 12 significant digits, rows in a canonical order. The test reruns the
 compares cell by cell, column by column, so a failure names what changed.
 
 The study runs on torch's AVX2 kernels (``ATEN_CPU_CAPABILITY=avx2``) whatever the CPU
-offers: float32 results differ in their last digits between AVX2 and AVX-512 code paths
+offers: results differ in their last digits between AVX2 and AVX-512 code paths
 (vectorised ``exp``, ``pow`` and reductions), and the digest was written on AVX2. A CPU
 without AVX2 (ARM, old x86) skips the test.
 
