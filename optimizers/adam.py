@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from optimizers._catalogue import register
+from optimizers._fused_adam import fused_adam_rows, takes_fused
 from optimizers._optimizer import (
     HP,
     NONNEGATIVE,
@@ -23,7 +24,7 @@ from optimizers._optimizer import (
     step_counter,
 )
 
-__all__ = ["ADAM_DEFAULTS", "ADAM_RULES", "ADAM_SPACE", "WIDE_ROW", "adam_step", "descend", "init"]
+__all__ = ["ADAM_DEFAULTS", "ADAM_RULES", "ADAM_SPACE", "adam_step", "init"]
 
 ADAM_DEFAULTS = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
 ADAM_RULES: dict[str, Rule] = {
@@ -63,6 +64,8 @@ def adam_step(
                \frac{m_t}{\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
 
     Bias corrections use the per-row tensor ``step``; nothing is read back to the host.
+    Wide rows (networks) on the CPU take torch's fused kernel instead, one row at a time
+    (`optimizers._fused_adam`): one pass over memory where these tensor ops make a dozen.
 
     Args:
         x, grad: ``[R, d]``.
@@ -72,6 +75,8 @@ def adam_step(
         decoupled: AdamW's decoupled weight decay instead of an L2 term in the gradient.
         amsgrad: normalise by the running maximum of ``exp_avg_sq``.
     """
+    if takes_fused(x, grad, state):  # networks on the CPU: one pass, torch's fused kernel
+        return fused_adam_rows(x, grad, state, hp, decoupled=decoupled, amsgrad=amsgrad)
     lr, wd = as_rows(hp["lr"], x), hp["weight_decay"]
     beta1, beta2 = as_rows(hp["beta1"], x), as_rows(hp["beta2"], x)
     t = state["step"] + 1
@@ -95,33 +100,9 @@ def adam_step(
     step_size = (lr / (1 - power(beta1, t))).to(x.dtype)  # .to: a no-op unless x is 16-bit
     correction2 = ((1 - power(beta2, t)) ** 0.5).to(x.dtype)
     denom = second.sqrt().div_(correction2).add_(as_rows(hp["eps"], x))
-    return descend(x, exp_avg, denom, step_size), new
-
-
-WIDE_ROW = 2**16
-"""Rows of at least this many elements (networks) take their last update row by row."""
-
-
-def descend(x: Tensor, exp_avg: Tensor, denom: Tensor, step_size: Tensor) -> Tensor:
-    """``x - step_size * exp_avg / denom`` (Adam's last line), written over `denom`.
-
-    Eager rows of `WIDE_ROW` elements and more (a network's parameters) on the CPU go through
-    ``torch.addcdiv(x_r, m_r, denom_r, value=-step_size_r)`` row by row, torch.optim's own
-    call and rounding (``x + (value m) / denom``), one pass over memory instead of three
-    (the division, the scaling and the subtraction). Reading the per-row step sizes costs
-    nothing on the CPU. Other rows (many and short: a Python call per row would
-    cost more than it saves), compiled steps and other devices use tensor ops, rounded as
-    ``x - (m / denom) step_size``; the two differ by an ulp at most.
-    """
-    rows = x.shape[0]
-    wide = x.device.type == "cpu" and rows and x.numel() // rows >= WIDE_ROW
-    if wide and not torch.compiler.is_compiling():
-        sizes = step_size.expand(rows, 1).reshape(-1).tolist()
-        for r in range(rows):
-            torch.addcdiv(x[r], exp_avg[r], denom[r], value=-sizes[r], out=denom[r])
-        return denom
+    # x - step_size m / denom, rounded as x - (m / denom) step_size, into the temporary
     update = over_second(torch.div, exp_avg, denom)
-    return over_second(torch.sub, x, update.mul_(step_size))  # x - update, into update
+    return over_second(torch.sub, x, update.mul_(step_size)), new
 
 
 def step(x: Tensor, grad: Tensor, state: State, hp: HP) -> tuple[Tensor, State]:
