@@ -18,6 +18,7 @@ one warning, and the trace says which mode ran.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -48,6 +49,10 @@ __all__ = [
 STEP_MODES = ("eager", "compiled", "graph")
 """How a cell's steps ran: as Python calls of torch ops, under `torch.compile`, or replayed
 from a captured CUDA graph (`bench perf` only)."""
+
+RUNNING, STOPPED = -1, -2
+"""A row's status while `run_rows` runs (int32): running, stopped by `control`, or (at
+least 0) the step at which its loss became NaN or infinite."""
 
 CompileChoice = bool | Literal["auto"]
 COMPILE_CHOICES: tuple[CompileChoice, ...] = (True, False, "auto")
@@ -213,45 +218,47 @@ def _advance_fn(
 ) -> Callable[..., MethodState]:
     """The whole step of every row, recording included, as one function of tensors.
 
-    ``advance(state, alive, best, diverged_at, k, evals_total) -> state`` takes one step of
-    `method` and updates, in place: the step counter ``k`` (0-d int32), ``alive`` and
-    ``diverged_at`` (a row whose loss is NaN or infinite is marked with the step and stays
-    dead), ``best`` (best loss so far of the live rows, for deterministic problems), the
-    target tracker's first-hit table and the evaluation count ``evals_total`` (when the
-    state reports ``"evals"``). Nine ``[R]``-sized ops besides the method's step.
+    ``advance(state, status, best, k, evals_total) -> state`` takes one step of `method`
+    and updates, in place: the step counter ``k`` (0-d int32), every row's ``status``
+    (`RUNNING`, `STOPPED`, or the step at which its loss became NaN or infinite, after
+    which the row stays dead), ``best`` (best loss so far of the running rows, for
+    deterministic problems), the target tracker's first-hit table and the evaluation count
+    ``evals_total`` (when the state reports ``"evals"``). Seven ``[R]``-sized ops besides
+    the method's step. The status is one int32 per row, not a boolean mask and a step:
+    inductor's CPU code loads and stores one-byte tensors element by element, which made
+    a boolean ``alive`` cost the compiled step more than the whole Adam update at R = 10^4.
     It is the same function eager and compiled: everything it reads from the host (the
     method's hyperparameters, ``f_star``) is a constant of the cell.
 
     ``fused=True`` (the compiled step) tracks targets with elementwise ops the compiler
     fuses (`TargetTracker.update`), one step late: step ``k`` first records the best loss
     that step ``k - 1`` left, which is an input of the kernel (a plain load), where the
-    best loss of step ``k`` is an expression inductor would recompute for each of the
-    table's T + 1 columns; that halved the compiled harness's rate at R = 10^4. The caller
+    best loss of step ``k`` is an expression inductor would recompute for each of the T
+    targets; that halved the compiled harness's rate at R = 10^4. The caller
     records the last step's best after the loop.
     """
 
     def advance(
         state: MethodState,
-        alive: Tensor,
+        status: Tensor,
         best: Tensor,
-        diverged_at: Tensor,
         k: Tensor,
         evals_total: Tensor | None,
     ) -> MethodState:
         if fused and tracker is not None and not stochastic:
-            tracker.update(_gap(best, f_star), k, elementwise=True)  # the best that step k left
+            tracker.update(_gap(best, f_star), k, fused=True)  # the best that step k left
         k.add_(1)
         state = method.step(state, objective, ctx)
         loss = state["loss"]
-        finite = torch.isfinite(loss)
-        diverged_at.masked_fill_(torch.gt(alive, finite), k)  # alive and not finite: newly
-        alive.logical_and_(finite)
+        finite = loss.abs() < math.inf  # NaN compares false: two kernels, isfinite's four
+        running = status == RUNNING
+        torch.where(torch.gt(running, finite), k, status, out=status)  # newly diverged
         if evals_total is not None:
             evals_total.add_(state["evals"])
         if not stochastic:
             # a live row's loss is finite, so minimum is fmin here (and inductor vectorises
             # minimum, where its fmin tests each element for NaN in a scalar loop)
-            torch.where(alive, torch.minimum(best, loss), best, out=best)
+            torch.where(running.logical_and_(finite), torch.minimum(best, loss), best, out=best)
             if tracker is not None and not fused:
                 tracker.update(_gap(best, f_star), k)
         return state
@@ -348,11 +355,10 @@ def run_rows(
     state = method.init(start(), ctx)  # the warm-up's own copy (the run's is made below)
     counted = "evals" in state  # the method reports per-row evaluations of each step
 
-    def fresh() -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+    def fresh() -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         return (
-            torch.ones(rows, device=device, dtype=torch.bool),  # alive
+            torch.full((rows,), RUNNING, device=device, dtype=torch.int32),  # status
             torch.full((rows,), float("inf"), device=device, dtype=dtype),  # best
-            torch.full((rows,), -1, device=device, dtype=torch.int64),  # diverged_at
             torch.zeros((), device=device, dtype=torch.int32),  # k: the step number
             torch.zeros(rows, device=device, dtype=torch.int64) if counted else None,
         )
@@ -403,7 +409,7 @@ def run_rows(
         if traced_rows
         else None
     )
-    alive, best, diverged_at, k_now, evals_total = fresh()
+    status, best, k_now, evals_total = fresh()
     evals_buf = torch.zeros((n_ckpt, rows), device=device, dtype=torch.int64) if counted else None
     times: list[float] = []
     recorded: list[int] = []
@@ -413,9 +419,10 @@ def run_rows(
         x = state["x"]
         with torch.no_grad():
             now = problem.loss(x)
-            loss_buf[index] = torch.where(alive, now, float("nan"))
+            running = status == RUNNING
+            loss_buf[index] = torch.where(running, now, float("nan"))
             if stochastic:  # minibatch losses are noisy: best is over full-loss checkpoints
-                best.copy_(torch.where(alive, torch.fmin(best, now), best))
+                best.copy_(torch.where(running, torch.fmin(best, now), best))
                 if tracker is not None:
                     tracker.update(best - f_star, k_now)
             best_buf[index] = best
@@ -447,7 +454,7 @@ def run_rows(
         x = state["x"]
         held = x.clone() if held is None else torch.where(new[:, None], x, held)
         frozen = new if frozen is None else frozen | new
-        alive.logical_and_(~frozen)
+        status.masked_fill_(new & (status == RUNNING), STOPPED)
         return bool(frozen.all())
 
     next_index = 0
@@ -460,7 +467,7 @@ def run_rows(
     guard.on()
     for k in range(1, steps + 1):
         current[0] = k - 1
-        state = advance(_inputs(state), alive, best, diverged_at, k_now, evals_total)
+        state = advance(_inputs(state), status, best, k_now, evals_total)
         if frozen is not None:
             state["x"] = torch.where(frozen[:, None], held, state["x"])  # type: ignore[arg-type]
         if k == ckpts[next_index]:
@@ -481,7 +488,7 @@ def run_rows(
                 break
     guard.off()
     if tracker is not None and mode == "compiled" and not stochastic:  # the fused step's lag
-        tracker.update(_gap(best, f_star), k_now)
+        tracker.update(_gap(best, f_star), k_now, fused=True)
     used = len(recorded)
     extra: dict[str, object] = {} if stopped_at is None else {"stopped_at": stopped_at}
     return Trace(
@@ -492,7 +499,7 @@ def run_rows(
         metrics={k: v[:used].cpu() for k, v in metric_bufs.items()},
         hits=tracker.hits().cpu() if tracker is not None else torch.empty(rows, 0),
         targets=tracker.targets if tracker is not None else [],
-        diverged_at=diverged_at.cpu(),
+        diverged_at=torch.where(status >= 0, status, -1).to(torch.int64).cpu(),
         positions=positions[:used].cpu() if positions is not None else None,
         warmup_s=warmup_s,
         step_mode=mode,
@@ -527,7 +534,7 @@ def _inputs(state: MethodState) -> MethodState:
 def _warm_up(
     advance: Callable[..., MethodState],
     state: MethodState,
-    record: tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None],
+    record: tuple[Tensor, Tensor, Tensor, Tensor | None],
     steps: int,
     current: list[int],
 ) -> None:

@@ -2,12 +2,22 @@
 
 The best-so-far gap is monotone, so the first step at which target ``t_j`` is reached is the
 first step at which the gap was at or below ``t_j``. The tracker keeps one column per target,
-ordered tight -> loose (``ascending``), plus a last column that collects "none reached". Each
-step, ``searchsorted(ascending, gap)`` is the number of targets tighter than the gap, which is
-exactly the column of the tightest target reached (or the last column when none is), and a
-``scatter_reduce`` with ``amin`` writes the step number there, keeping the first write. A
-forward cumulative minimum afterwards fills in the looser targets passed in the same step as
-a tighter one. That costs two ``[R]``-sized ops per step instead of an ``[R, T]`` comparison.
+ordered tight -> loose (``ascending``), plus a last column that collects "none reached".
+``searchsorted(ascending, gap)`` is the number of targets tighter than the gap, which is
+exactly the column of the tightest target reached (or the last column when none is); the
+step number is written there the first time, and a forward cumulative minimum afterwards
+(`TargetTracker.hits`) fills in the looser targets passed in the same step as a tighter one.
+
+Each step writes the table in one of three ways, whichever the step's device and mode make
+cheapest; one tracker is updated the same way throughout a run:
+
+- ``"sparse"`` (eager, CPU): only rows whose gap crossed their next target (one comparison
+  with a per-row threshold, then ``nonzero``) are searched and written. On the CPU the
+  data-dependent row list costs no synchronisation, and most steps cross few targets:
+  at R = 10^4 this is a third of the dense update's time, at 10^6 a seventh.
+- ``"scatter"`` (eager, CUDA): ``searchsorted`` and a ``scatter_reduce`` with ``amin`` on
+  every row, which keeps the first write; no row list, so no host synchronisation.
+- ``"fused"`` (compiled): elementwise ops inductor fuses into the step's kernel (below).
 """
 
 from __future__ import annotations
@@ -38,36 +48,65 @@ class TargetTracker:
         the layout of the compiled step (`bench._engine`), whose kernels run along R."""
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         self.ascending = torch.tensor(self.targets[::-1], device=device, dtype=dtype)
-        self.padded = torch.cat([self.ascending, self.ascending.new_full((1,), -math.inf)])
         count = len(self.targets)
         shape = (count + 1, rows) if column_major else (rows, count + 1)
-        first = torch.full(shape, NEVER, device=device, dtype=torch.int32)
-        self.first = first.T if column_major else first
+        self._table = torch.full(shape, NEVER, device=device, dtype=torch.int32)
+        self.first = self._table.T if column_major else self._table  # [R, T + 1]
         self._count = count
+        self.sparse = device.type == "cpu"
+        # sparse: the loosest target a row has not reached (-inf once it reached all)
+        self._loosest_left = torch.cat([self.ascending.new_full((1,), -math.inf), self.ascending])
+        self._next = self._loosest_left[count].repeat(rows)
+        # fused: how many targets each row has reached
+        self._reached = torch.zeros(rows, device=device, dtype=torch.int32)
 
     def reset(self) -> None:
         """Forget every hit (after warm-up steps)."""
         self.first.fill_(NEVER)
+        self._next.fill_(self._loosest_left[self._count])
+        self._reached.zero_()
 
-    def update(self, value: Tensor, step: Tensor, *, elementwise: bool = False) -> None:
-        """Record that at `step` (an int32 tensor broadcastable to ``[R, 1]``, e.g. 0-d) the
-        rows' monotone `value` (``[R]``) was reached.
+    def update(self, value: Tensor, step: Tensor, *, fused: bool = False) -> None:
+        """Record that at `step` (a 0-d int32 tensor) the rows' monotone `value` (``[R]``)
+        was reached.
 
         ``searchsorted(..., right=False)`` counts the targets strictly below the value: a
         value equal to a target reaches it, as ``value <= target`` says.
 
-        ``elementwise=True`` computes the same table as one ``[R, T]`` comparison
-        (``first = min(first, step where value <= target)``), which `torch.compile` fuses
-        into the step's kernel; eagerly it would be T times the memory traffic, and
-        ``searchsorted`` and ``scatter_reduce`` are library calls the compiler cannot fuse.
+        ``fused=True`` (the compiled step; rows column-major) uses ops `torch.compile` fuses
+        into the step's kernel, where ``searchsorted``, ``nonzero`` and ``scatter_reduce``
+        are library calls it cannot fuse: the count of targets reached,
+        ``sum_j [value <= t_j]``, is compared with the count the previous update left; a
+        row whose count grew writes `step` into the column of its tightest target reached,
+        every other row into the "none reached" column, which `hits` ignores. Per row and
+        step that is one int32 count read and written and one table element written, where
+        reading and writing the whole ``[T + 1]`` table row (``first = min(first, step
+        where value <= t)``) cost the compiled step at R = 10^4 more than the Adam update.
         """
-        if elementwise:  # the whole table (the last column never reached), in place
-            reached = value.unsqueeze(-1) <= self.padded
-            now = torch.where(reached, step, NEVER).to(torch.int32)
-            self.first.copy_(torch.minimum(self.first, now))
-            return
-        column = torch.searchsorted(self.ascending, value.unsqueeze(-1))
-        self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")
+        if fused:
+            self._update_fused(value, step)
+        elif self.sparse:
+            self._update_sparse(value, step)
+        else:
+            column = torch.searchsorted(self.ascending, value.unsqueeze(-1))
+            self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")
+
+    def _update_sparse(self, value: Tensor, step: Tensor) -> None:
+        rows = (value <= self._next).nonzero().view(-1)
+        if rows.numel():  # a crossing row reached a column tighter than any before: a first
+            column = torch.searchsorted(self.ascending, value.index_select(0, rows))
+            self._next.index_copy_(0, rows, self._loosest_left.index_select(0, column))
+            row_stride, column_stride = self.first.stride()
+            flat = column.mul_(column_stride).add_(rows, alpha=row_stride)
+            self._table.view(-1).index_fill_(0, flat, step)
+
+    def _update_fused(self, value: Tensor, step: Tensor) -> None:
+        count, rows = self._count, value.shape[0]
+        reached = sum((value <= self.ascending[j]).to(torch.int32) for j in range(count))
+        column = torch.where(reached > self._reached, count - reached, count)
+        self._reached.copy_(reached)
+        index = column * rows + torch.arange(rows, device=value.device)
+        self._table.view(-1)[index] = step.to(torch.int32)
 
     def hits(self) -> Tensor:
         """``[R, T]`` first-hit steps (``-1`` where never reached), targets loose -> tight.
