@@ -102,7 +102,9 @@ class TargetTracker:
 
     def _update_fused(self, value: Tensor, step: Tensor) -> None:
         count, rows = self._count, value.shape[0]
-        reached = sum((value <= self.ascending[j]).to(torch.int32) for j in range(count))
+        reached = (value <= self.ascending[0]).to(torch.int32)  # count >= 1
+        for j in range(1, count):
+            reached = reached + (value <= self.ascending[j])
         column = torch.where(reached > self._reached, count - reached, count)
         self._reached.copy_(reached)
         index = column * rows + torch.arange(rows, device=value.device)
