@@ -223,7 +223,7 @@ def _advance_fn(
     (`RUNNING`, `STOPPED`, or the step at which its loss became NaN or infinite, after
     which the row stays dead), ``best`` (best loss so far of the running rows, for
     deterministic problems), the target tracker's first-hit table and the evaluation count
-    ``evals_total`` (when the state reports ``"evals"``). Seven ``[R]``-sized ops besides
+    ``evals_total`` (when the state reports ``"evals"``). Eight ``[R]``-sized ops besides
     the method's step. The status is one int32 per row, not a boolean mask and a step:
     inductor's CPU code loads and stores one-byte tensors element by element, which made
     a boolean ``alive`` cost the compiled step more than the whole Adam update at R = 10^4.
