@@ -18,7 +18,6 @@ one warning, and the trace says which mode ran.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ import torch
 from torch import Tensor
 
 from bench._sync import synchronize as _sync
+from bench._status import RUNNING, STOPPED, HostMark, mark
 from bench._targets import TargetTracker
 from optimizers import Context, Method, MethodState, Objective, uniform_starts
 from problems import Problem, SpecError
@@ -49,10 +49,6 @@ __all__ = [
 STEP_MODES = ("eager", "compiled", "graph")
 """How a cell's steps ran: as Python calls of torch ops, under `torch.compile`, or replayed
 from a captured CUDA graph (`bench perf` only)."""
-
-RUNNING, STOPPED = -1, -2
-"""A row's status while `run_rows` runs (int32): running, stopped by `control`, or (at
-least 0) the step at which its loss became NaN or infinite."""
 
 CompileChoice = bool | Literal["auto"]
 COMPILE_CHOICES: tuple[CompileChoice, ...] = (True, False, "auto")
@@ -219,16 +215,16 @@ def _advance_fn(
     """The whole step of every row, recording included, as one function of tensors.
 
     ``advance(state, status, best, k, evals_total) -> state`` takes one step of `method`
-    and updates, in place: the step counter ``k`` (0-d int32), every row's ``status``
-    (`RUNNING`, `STOPPED`, or the step at which its loss became NaN or infinite, after
-    which the row stays dead), ``best`` (best loss so far of the running rows, for
-    deterministic problems), the target tracker's first-hit table and the evaluation count
-    ``evals_total`` (when the state reports ``"evals"``). Eight ``[R]``-sized ops besides
-    the method's step. The status is one int32 per row, not a boolean mask and a step:
-    inductor's CPU code loads and stores one-byte tensors element by element, which made
-    a boolean ``alive`` cost the compiled step more than the whole Adam update at R = 10^4.
-    It is the same function eager and compiled: everything it reads from the host (the
-    method's hyperparameters, ``f_star``) is a constant of the cell.
+    and updates, in place: the step counter ``k`` (0-d int32), every row's ``status`` and
+    ``best`` loss (`bench._status`; best only for deterministic problems), the target
+    tracker's first-hit table and the evaluation count ``evals_total`` (when the state
+    reports ``"evals"``). Everything it reads from the host (the method's hyperparameters,
+    ``f_star``) is a constant of the cell.
+
+    Eager on the CPU the marking asks the host first (`bench._status.HostMark`: one sum,
+    then ``best = min(best, loss)``) and so does the tracker (`TargetTracker.update`);
+    compiled steps and CUDA mark every row elementwise (`bench._status.mark`), which the
+    compiler fuses and which never synchronises.
 
     ``fused=True`` (the compiled step) tracks targets with elementwise ops the compiler
     fuses (`TargetTracker.update`), one step late: step ``k`` first records the best loss
@@ -237,6 +233,7 @@ def _advance_fn(
     targets; that halved the compiled harness's rate at R = 10^4. The caller
     records the last step's best after the loop.
     """
+    marks = HostMark() if not fused and ctx.device.type == "cpu" else mark
 
     def advance(
         state: MethodState,
@@ -249,18 +246,11 @@ def _advance_fn(
             tracker.update(_gap(best, f_star), k, fused=True)  # the best that step k left
         k.add_(1)
         state = method.step(state, objective, ctx)
-        loss = state["loss"]
-        finite = loss.abs() < math.inf  # NaN compares false: two kernels, isfinite's four
-        running = status == RUNNING
-        torch.where(torch.gt(running, finite), k, status, out=status)  # newly diverged
+        marks(status, None if stochastic else best, state["loss"], k)
         if evals_total is not None:
             evals_total.add_(state["evals"])
-        if not stochastic:
-            # a live row's loss is finite, so minimum is fmin here (and inductor vectorises
-            # minimum, where its fmin tests each element for NaN in a scalar loop)
-            torch.where(running.logical_and_(finite), torch.minimum(best, loss), best, out=best)
-            if tracker is not None and not fused:
-                tracker.update(_gap(best, f_star), k)
+        if tracker is not None and not fused and not stochastic:
+            tracker.update(_gap(best, f_star), k)
         return state
 
     return advance
