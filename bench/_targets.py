@@ -11,15 +11,19 @@ step number is written there the first time, and a forward cumulative minimum af
 Each step writes the table in one of three ways, whichever the step's device and mode make
 cheapest; one tracker is updated the same way throughout a run:
 
-- ``"sparse"`` (eager, CPU): only rows whose gap crossed their next target are searched and
-  written. Each row keeps the float just above its next target, ``u = nextafter(t, inf)``,
-  so ``margin = u - gap`` is positive exactly where ``gap <= t`` (IEEE subtraction keeps
+- ``"sparse"`` (eager, CPU): each step's values are kept in a window of W steps
+  (``[W, R]``, at most 4 MB) and resolved when it is full (or the hits are read): only the
+  rows whose value crossed their next target inside the window are searched and written.
+  Each row keeps the float just above its next target, ``u = nextafter(t, inf)``, so
+  ``margin = u - value`` is positive exactly where ``value <= t`` (IEEE subtraction keeps
   the sign of the comparison); ``max(margin)``, read on the host, says whether any row
-  crossed, and ``nonzero(clamp(margin, 0))`` which. Floats only: eager ops that make
-  boolean tensors cost 5 to 15 us each at R = 10^4, a float reduction 2 to 4. On the CPU
-  reading back costs no synchronisation, and most steps cross few targets: 4 us when no
-  row crosses, about 15 with 50 crossing, against the dense update's 160 at R = 10^4
-  (docs/PERFORMANCE.md).
+  crossed, and ``nonzero(clamp(margin, 0))`` which; a row's hits inside the window are
+  where the column it reached (``searchsorted``) falls from one step to the next. Per step
+  that is one copy; per window about a dozen ops. Eager ops cost 2 to 15 us each at
+  R = 10^4 whatever their size (``nonzero`` 8 to 12), and rows cross targets on most steps
+  of a run (80 % of them at R = 10^4 and 10 targets), so resolving every step cost 45 us
+  of a 410 us Adam step there (docs/PERFORMANCE.md). On the CPU reading back costs no
+  synchronisation.
 - ``"scatter"`` (eager, CUDA): ``searchsorted`` and a ``scatter_reduce`` with ``amin`` on
   every row, which keeps the first write; no row list, so no host synchronisation.
 - ``"fused"`` (compiled): elementwise ops inductor fuses into the step's kernel (below).
@@ -48,9 +52,12 @@ class TargetTracker:
         dtype: torch.dtype,
         *,
         column_major: bool = False,
+        window: int | None = None,
     ):
         """``column_major=True`` stores the ``[R, T + 1]`` table as ``[T + 1, R]`` in memory,
-        the layout of the compiled step (`bench._engine`), whose kernels run along R."""
+        the layout of the compiled step (`bench._engine`), whose kernels run along R.
+        ``window``: steps the sparse way holds before resolving them (default: 32, fewer
+        where 32 rows of values would pass 4 MB)."""
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         self.ascending = torch.tensor(self.targets[::-1], device=device, dtype=dtype)
         count = len(self.targets)
@@ -63,6 +70,10 @@ class TargetTracker:
         left = torch.cat([self.ascending.new_full((1,), -math.inf), self.ascending])
         self._above_left = torch.nextafter(left, left.new_full((), math.inf))
         self._above_next = self._above_left[count].repeat(rows)
+        size = torch.finfo(dtype).bits // 8
+        self._window = window or max(1, min(32, 2**22 // max(1, rows * size)))
+        self._held = torch.empty((self._window, rows), device=device, dtype=dtype)
+        self._held_steps: list[int] = []
         # fused: how many targets each row has reached
         self._reached = torch.zeros(rows, device=device, dtype=torch.int32)
 
@@ -70,6 +81,7 @@ class TargetTracker:
         """Forget every hit (after warm-up steps)."""
         self.first.fill_(NEVER)
         self._above_next.fill_(self._above_left[self._count])
+        self._held_steps.clear()
         self._reached.zero_()
 
     def update(self, value: Tensor, step: Tensor, *, fused: bool = False) -> None:
@@ -98,14 +110,34 @@ class TargetTracker:
             self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")
 
     def _update_sparse(self, value: Tensor, step: Tensor) -> None:
-        margin = torch.sub(self._above_next, value)  # > 0 exactly where value <= next target
-        if margin.amax().item() <= 0:  # NaN (never: value is a best gap) goes the long way
+        self._held[len(self._held_steps)].copy_(value)
+        self._held_steps.append(int(step))
+        if len(self._held_steps) == self._window:
+            self._resolve()
+
+    def _resolve(self) -> None:
+        """Write the held steps' first hits (the sparse way's window) and empty the window."""
+        if not self._held_steps:
             return
-        rows = margin.clamp_(min=0).nonzero().view(-1)
-        # a crossing row reached a column tighter than any before: a first hit
-        column = torch.searchsorted(self.ascending, value.index_select(0, rows))
-        self._above_next.index_copy_(0, rows, self._above_left.index_select(0, column))
-        self.first.index_put_((rows, column), step)
+        held = self._held[: len(self._held_steps)]
+        margin = torch.sub(self._above_next, held[-1])  # > 0 exactly where value <= next
+        if margin.amax().item() > 0:  # NaN (never: values are best gaps) would pass too
+            rows = margin.clamp_(min=0).nonzero().view(-1)
+            values = held.index_select(1, rows)  # [W, n], monotone down each column
+            column = torch.searchsorted(self.ascending, values.T.contiguous()).T  # [W, n]
+            # the column each row had reached before the window: its next target's index
+            before = torch.searchsorted(self._above_left, self._above_next.index_select(0, rows))
+            # a step hits a target where the tightest column reached falls below the last one
+            last = torch.cat([before.unsqueeze(0), column[:-1]])
+            hit = column < last
+            steps = torch.tensor(self._held_steps, dtype=torch.int32, device=held.device)
+            where = hit.nonzero()
+            self.first.index_put_(
+                (rows.index_select(0, where[:, 1]), column[where[:, 0], where[:, 1]]),
+                steps.index_select(0, where[:, 0]),
+            )
+            self._above_next.index_copy_(0, rows, self._above_left.index_select(0, column[-1]))
+        self._held_steps.clear()
 
     def _update_fused(self, value: Tensor, step: Tensor) -> None:
         count, rows = self._count, value.shape[0]
@@ -123,6 +155,7 @@ class TargetTracker:
         Computed in place, column by column (a cumulative minimum from tight to loose), so
         that a million rows need no ``[R, T]`` temporaries; the tracker is spent afterwards.
         """
+        self._resolve()
         first = self.first[:, : self._count]
         for j in range(1, self._count):
             torch.minimum(first[:, j], first[:, j - 1], out=first[:, j])

@@ -25,9 +25,11 @@ def _by_definition(values: torch.Tensor, targets: list[float]) -> torch.Tensor:
     return out
 
 
-def _tracked(values: torch.Tensor, targets: list[float], way: str) -> torch.Tensor:
+def _tracked(
+    values: torch.Tensor, targets: list[float], way: str, window: int | None = None
+) -> torch.Tensor:
     tracker = TargetTracker(
-        targets, values.shape[1], CPU, values.dtype, column_major=way == "fused"
+        targets, values.shape[1], CPU, values.dtype, column_major=way == "fused", window=window
     )
     tracker.sparse = way == "sparse"
     for k, value in enumerate(values, start=1):
@@ -51,13 +53,19 @@ def _monotone_rows(draw: st.DrawFn) -> tuple[torch.Tensor, list[float]]:
     return values, targets
 
 
-@settings(max_examples=60, deadline=None)
-@given(case=_monotone_rows(), way=st.sampled_from(["sparse", "scatter", "fused"]))
+@settings(max_examples=150, deadline=None)
+@given(
+    case=_monotone_rows(),
+    way=st.sampled_from(["sparse", "scatter", "fused"]),
+    window=st.sampled_from([None, 1, 2, 3, 5]),
+)
 def test_every_way_finds_the_first_step_at_or_below_each_target(
-    case: tuple[torch.Tensor, list[float]], way: str
+    case: tuple[torch.Tensor, list[float]], way: str, window: int | None
 ) -> None:
+    """``window``: the sparse way's held steps, so that windows end inside the sequence."""
     values, targets = case
-    assert torch.equal(_tracked(values, targets, way), _by_definition(values, targets))
+    got = _tracked(values, targets, way, window)
+    assert torch.equal(got, _by_definition(values, targets))
 
 
 def test_reset_forgets_the_hits_of_every_way() -> None:
