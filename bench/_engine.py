@@ -27,8 +27,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from bench._sync import synchronize as _sync
 from bench._status import RUNNING, STOPPED, HostMark, mark
+from bench._sync import synchronize as _sync
 from bench._targets import TargetTracker
 from optimizers import Context, Method, MethodState, Objective, uniform_starts
 from problems import Problem, SpecError
