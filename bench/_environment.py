@@ -11,17 +11,23 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["environment"]
+__all__ = ["cpu_field", "environment"]
 
 
-def _cpu_model() -> str:
+def cpu_field(name: str) -> str | None:
+    """A field of Linux's /proc/cpuinfo for the first CPU (``"model name"``,
+    ``"vendor_id"``), or None where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(name):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_model() -> str:
+    return cpu_field("model name") or platform.processor() or platform.machine()
 
 
 def _git_commit() -> str | None:

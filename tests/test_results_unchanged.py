@@ -33,6 +33,8 @@ import pandas as pd
 import pytest
 import torch
 
+from bench._environment import cpu_field
+
 ROOT = Path(__file__).resolve().parent.parent
 STUDY = ROOT / "studies" / "quick.toml"
 DIGESTS = {
@@ -40,19 +42,8 @@ DIGESTS = {
     "GenuineIntel": ROOT / "tests" / "data" / "quick-digest-intel.json",
 }
 
-
-def _vendor() -> str:
-    """The x86 CPU vendor (``vendor_id`` in /proc/cpuinfo), or "" where it cannot be read."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-DIGEST = DIGESTS.get(_vendor())
+VENDOR = cpu_field("vendor_id") or ""
+DIGEST = DIGESTS.get(VENDOR)
 UNSTABLE = {"time_s", "warmup_s", "step_time_s", "peak_rss_mb", "cuda_max_allocated_mb"}
 """Columns that measure the machine, not the optimizer."""
 ORDER = ["record", "seed", "row", "target", "step", "x0", "x1"]
@@ -94,7 +85,7 @@ def run_quick(out: Path) -> dict[str, dict[str, str]]:
     torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
     reason="the digest is pinned on torch's AVX2 kernels, which this CPU lacks",
 )
-@pytest.mark.skipif(DIGEST is None, reason=f"no digest for this CPU vendor ({_vendor()!r})")
+@pytest.mark.skipif(DIGEST is None, reason=f"no digest for this CPU vendor ({VENDOR!r})")
 def test_the_default_study_gives_the_pinned_numbers(tmp_path: Path) -> None:
     assert DIGEST is not None
     expected = json.loads(DIGEST.read_text())
