@@ -124,7 +124,7 @@ class TargetTracker:
         if margin.amax().item() > 0:  # NaN (never: values are best gaps) would pass too
             rows = margin.clamp_(min=0).nonzero().view(-1)
             values = held.index_select(1, rows)  # [W, n], monotone down each column
-            column = torch.searchsorted(self.ascending, values.T.contiguous()).T  # [W, n]
+            column = torch.searchsorted(self.ascending, values)  # [W, n]
             # the column each row had reached before the window: its next target's index
             before = torch.searchsorted(self._above_left, self._above_next.index_select(0, rows))
             # a step hits a target where the tightest column reached falls below the last one
