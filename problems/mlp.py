@@ -23,7 +23,9 @@ of an overparameterised network can go below the noise floor, and its minimum is
 Two executions of the same math, picked per call by the rule in `batched_for`:
 
 * batched: all rows at once, stacked weights ``[R, out, in]`` and ``torch.baddbmm``;
-* sequential: rows one after another with plain ``F.linear``, results stacked.
+* sequential: rows one after another with plain ``F.linear``, and backpropagation written
+  out so that each row's gradient lands in its place in one ``[R, P]`` buffer
+  (`problems._mlp_rows`).
 
 Both are row-separable (row ``i`` of the loss depends only on ``x[i]``), so the gradient of
 ``loss.sum()`` is every row's own gradient, and both are one call from the harness.
@@ -42,14 +44,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
 from problems._catalogue import register
 from problems._errors import SpecError
+from problems._mlp_rows import mse_row_by_row
 from problems._problem import Problem
 
 __all__ = [
@@ -170,24 +171,6 @@ def _forward_batched(layers: list[tuple[Tensor, Tensor]], h: Tensor) -> Tensor:
     return h.squeeze(-1)
 
 
-def _forward_row(layers: list[tuple[Tensor, Tensor]], h: Tensor) -> Tensor:
-    """One row's predictions ``[B]`` for inputs ``h: [B, in]`` (weights ``[out, in]``)."""
-    last = len(layers) - 1
-    for k, (weight, bias) in enumerate(layers):
-        h = F.linear(h, weight, bias)
-        if k < last:
-            h = torch.relu(h)
-    return h.squeeze(-1)
-
-
-def _row_layers(row: Tensor, widths: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
-    pieces = row.split(_sizes(widths))
-    return [
-        (pieces[2 * k].view(out, inp), pieces[2 * k + 1])
-        for k, (out, inp) in enumerate(layer_shapes(widths))
-    ]
-
-
 def mse_rows(
     x: Tensor, widths: Sequence[int], inputs: Tensor, targets: Tensor, *, batched: bool
 ) -> Tensor:
@@ -205,56 +188,7 @@ def mse_rows(
         if inputs.ndim == 2:
             inputs, targets = inputs.expand(rows, *inputs.shape), targets.expand(rows, -1)
         return (_forward_batched(unflatten(x, widths), inputs) - targets).square().mean(-1)
-    losses = []
-    sizes = _sizes(widths)
-    shapes = [shape for out, inp in layer_shapes(widths) for shape in ((out, inp), (out,))]
-    pieces = (
-        _RowPieces.apply(x, sizes)
-        if x.requires_grad
-        else [p for row in x.unbind(0) for p in row.split(sizes)]
-    )
-    per_row = len(sizes)
-    for r in range(rows):
-        h, t = (inputs, targets) if inputs.ndim == 2 else (inputs[r], targets[r])
-        mine = pieces[r * per_row : (r + 1) * per_row]
-        views = [piece.view(shape) for piece, shape in zip(mine, shapes, strict=True)]
-        layers = list(zip(views[0::2], views[1::2], strict=True))
-        losses.append((_forward_row(layers, h) - t).square().mean())
-    return torch.stack(losses) if losses else x.new_zeros(0)
-
-
-class _RowPieces(torch.autograd.Function):
-    """Each row of ``x: [R, P]`` split into its layers' pieces (row after row), with a
-    backward that writes each piece's gradient straight into its place in one ``[R, P]``
-    buffer.
-
-    Autograd's own backward of ``x.unbind(0)`` then ``row.split(sizes)`` assembles the
-    gradient twice (``cat`` per row, then ``stack`` over rows): at 8 networks of two million
-    parameters each, a 64 MB pass over memory per step more than the textbook per-network
-    loop makes. Here each piece's gradient is copied once. Values are the same; only the
-    copies differ (tests/test_mlp.py compares the two).
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, sizes: list[int]) -> tuple[Tensor, ...]:
-        ctx.shape, ctx.sizes = x.shape, sizes
-        ctx.set_materialize_grads(False)
-        return tuple(p for row in x.unbind(0) for p in row.split(sizes))
-
-    @staticmethod
-    def backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor, None]:
-        known = next(g for g in grads if g is not None)
-        out = known.new_empty(ctx.shape)
-        per_row = len(ctx.sizes)
-        for r in range(ctx.shape[0]):
-            start = 0
-            for size, grad in zip(ctx.sizes, grads[r * per_row : (r + 1) * per_row], strict=True):
-                if grad is None:
-                    out[r, start : start + size].zero_()
-                else:
-                    out[r, start : start + size].copy_(grad.reshape(-1))
-                start += size
-        return out, None
+    return mse_row_by_row(x, widths, inputs, targets)
 
 
 class MLPData:

@@ -365,26 +365,34 @@ def test_speed_table_runs() -> None:
         assert row[f"{name}_ratio"] == pytest.approx(speedup, rel=0.1, abs=0.01), name
 
 
-def test_sequential_gradient_is_autograds_own_split_bit_for_bit() -> None:
-    """The sequential execution's one-copy gradient assembly (`_RowPieces`) against the plain
-    ``unbind`` + ``split`` it replaces, with a batch per row."""
-    from problems.mlp import _forward_row, _row_layers, mse_rows
+@pytest.mark.parametrize("shared_batch", [False, True])
+def test_row_by_row_backprop_is_autograds(shared_batch: bool) -> None:
+    """The sequential execution's written-out backward (`problems._mlp_rows`) against autograd
+    through the same forward, with a batch per row and with one batch for all rows."""
+    from problems._mlp_rows import _forward, _row_layers, mse_row_by_row
+    from problems.mlp import mse_rows
 
     p = small(execution="sequential")
-    x = p.start(3, torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = p.start(3, torch.Generator().manual_seed(0), dtype=torch.float64) * 1.5
     X = torch.randn(
         3, 16, p.widths[0], dtype=torch.float64, generator=torch.Generator().manual_seed(1)
     )
     y = torch.randn(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    if shared_batch:
+        X, y = X[0], y[0]
+    upstream = torch.tensor([1.0, -0.5, 3.0], dtype=torch.float64)  # not just loss.sum()
     fast = x.clone().requires_grad_()
-    loss = mse_rows(fast, p.widths, X, y, batched=False)
-    (grad,) = torch.autograd.grad(loss.sum(), fast)
+    loss = mse_row_by_row(fast, p.widths, X, y)
+    (grad,) = torch.autograd.grad(loss, fast, upstream)
     plain = x.clone().requires_grad_()
-    rows = [
-        (_forward_row(_row_layers(row, p.widths), X[r]) - y[r]).square().mean()
-        for r, row in enumerate(plain.unbind(0))
-    ]
-    (reference,) = torch.autograd.grad(torch.stack(rows).sum(), plain)
-    assert torch.equal(loss, torch.stack(rows)) and torch.equal(grad, reference)
-    with torch.no_grad():  # no graph: plain views
+    rows = []
+    for r, row in enumerate(plain.unbind(0)):
+        h, t = (X, y) if shared_batch else (X[r], y[r])
+        rows.append((_forward(_row_layers(row, p.widths), h)[0].squeeze(-1) - t).square().mean())
+    (reference,) = torch.autograd.grad(torch.stack(rows), plain, upstream)
+    assert torch.equal(loss, torch.stack(rows))
+    torch.testing.assert_close(grad, reference, rtol=1e-12, atol=1e-15)
+    assert grad.abs().min() < grad.abs().max()  # a real gradient, not zeros
+    with torch.no_grad():  # no graph: nothing kept for a backward
         assert torch.equal(mse_rows(x, p.widths, X, y, batched=False), loss.detach())
+    assert mse_row_by_row(x[:0], p.widths, X[:0] if not shared_batch else X, y).shape == (0,)
