@@ -21,15 +21,17 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from bench._row_blocks import by_row, merged
 from bench._status import RUNNING, STOPPED, HostMark, mark
 from bench._sync import synchronize as _sync
 from bench._targets import TargetTracker
+from bench._trace import Trace
 from optimizers import Context, Method, MethodState, Objective, uniform_starts
 from problems import Problem, SpecError
 
@@ -72,28 +74,6 @@ its current point (``[R]``, NaN for a stopped or diverged row), ``best`` its bes
 far (``[R]``; a stopped row keeps the value it had when it stopped); ``stop`` is None or a
 boolean ``[R]`` mask of rows to stop there (a pruned trial's rows). Stopped rows are frozen
 on the device."""
-
-
-@dataclass
-class Trace:
-    """What a cell's rows went through, on the host.
-
-    Shapes: C checkpoints, R rows, T targets, d dimensions, K traced rows.
-    """
-
-    checkpoints: list[int]  # steps actually recorded (a time budget may cut the list)
-    time_s: list[float]  # cumulative step time at each checkpoint
-    loss: Tensor  # [C, R] full loss at the checkpoint's point
-    best: Tensor  # [C, R] best loss evaluated so far
-    metrics: dict[str, Tensor]  # name -> [C, R]
-    hits: Tensor  # [R, T] first step reaching each target (-1: never), targets loose -> tight
-    targets: list[float]  # loose -> tight
-    diverged_at: Tensor  # [R] step at which the row's loss became non-finite (-1: never)
-    positions: Tensor | None  # [C, K, d] points of the first K rows (2-D problems)
-    warmup_s: float = 0.0
-    step_mode: str = "eager"  # one of STEP_MODES: how the steps ran
-    evals: Tensor | None = None  # [C, R] evaluations counted by the method (None: steps x rate)
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def make_objective(
@@ -300,12 +280,42 @@ def run_rows(
             record NaN for them. When every row has stopped the loop ends early.
             ``Trace.extra["stopped_at"]`` holds each row's stopping step (-1: never).
             Without `control` the loop is exactly the plain one.
+
+    Where the problem evaluates rows one by one (`Problem.rows_one_by_one`: the wide MLP on
+    the CPU) and nothing looks at all rows at once (no `seconds`, no `control`, no global
+    search, eager steps), each row runs through all its steps before the next, as the plain
+    per-network loop does (`bench._row_blocks`); the results are the same, value for value,
+    and ``Trace.extra["rows_per_block"]`` is 1.
     """
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
     row_seeds = list(range(rows)) if row_seeds is None else list(row_seeds)
     generator = torch.Generator(device=device).manual_seed(seed)
     mode = step_mode_for(compile, problem, rows, steps, device)
+    if seconds is None and control is None and by_row(problem, method, rows, device, mode):
+
+        def alone(r: int) -> Trace:
+            def report(k: int, n: int) -> None:
+                assert progress is not None
+                progress(r * n + k, rows * n)
+
+            return run_rows(
+                problem,
+                method,
+                x0[r : r + 1],
+                steps=steps,
+                checkpoints=checkpoints,
+                targets=targets,
+                row_seeds=row_seeds[r : r + 1],
+                warmup=warmup,
+                traced_rows=int(r < traced_rows),
+                seed=seed,
+                progress=None if progress is None else report,
+                check_sync=check_sync,
+                compile=compile,
+            )
+
+        return merged([alone(r) for r in range(rows)])
     ctx = Context(problem, generator, device, dtype, tensor_hp=mode == "compiled")
     current = [0]
     train_loss = problem.train_loss(row_seeds, device, dtype)

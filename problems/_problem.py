@@ -170,6 +170,13 @@ class Problem:
             return lambda x, step: self.fn(x)
         return self.stream(row_seeds, torch.device(device), dtype)
 
+    def rows_one_by_one(self, device: torch.device) -> bool:
+        """Whether `fn` and `train_loss` evaluate rows one after another on `device`, nothing
+        batched across rows: the harness may then run each row through all its steps before
+        the next (`bench.run_rows`). False here; the MLP is True where it runs its rows
+        sequentially (`problems.mlp.batched_for`)."""
+        return False
+
     def with_(self, **changes: object) -> Problem:
         """A copy with some fields changed (used by instances and variants)."""
         return replace(self, **changes)  # type: ignore[arg-type]

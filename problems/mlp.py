@@ -363,6 +363,10 @@ class MLPProblem(Problem):
         """Held-out loss of predicting the training-target mean (generates the data)."""
         return math.nan if self.data is None else self.data.baseline_loss()
 
+    def rows_one_by_one(self, device: torch.device) -> bool:
+        """True where this execution runs rows one after another on `device` (`batched_for`)."""
+        return not batched_for(self.execution, torch.device(device), self.widths)
+
     def data_tensors(
         self, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
