@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from bench._row_blocks import by_row, merged
+from bench._row_blocks import by_row, merged, row_method
 from bench._status import RUNNING, STOPPED, HostMark, mark
 from bench._sync import synchronize as _sync
 from bench._targets import TargetTracker
@@ -282,10 +282,10 @@ def run_rows(
             Without `control` the loop is exactly the plain one.
 
     Where the problem evaluates rows one by one (`Problem.rows_one_by_one`: the wide MLP on
-    the CPU) and nothing looks at all rows at once (no `seconds`, no `control`, no global
-    search, eager steps), each row runs through all its steps before the next, as the plain
-    per-network loop does (`bench._row_blocks`); the results are the same, value for value,
-    and ``Trace.extra["rows_per_block"]`` is 1.
+    the CPU), the method is a local optimizer and nothing looks at all rows at once (no
+    `seconds`, no `control`, eager steps), each row runs through all its steps before the
+    next, as the plain per-network loop does (`bench._row_blocks`); the results are the same,
+    value for value, and ``Trace.extra["rows_per_block"]`` is 1.
     """
     device, dtype = x0.device, x0.dtype
     rows = x0.shape[0]
@@ -301,7 +301,7 @@ def run_rows(
 
             return run_rows(
                 problem,
-                method,
+                row_method(method, r),
                 x0[r : r + 1],
                 steps=steps,
                 checkpoints=checkpoints,

@@ -14,22 +14,25 @@ so the results are those of one run of all rows, value for value (tests/test_har
 The cell's step time at a checkpoint is the sum of the rows' times: the work of bringing all
 of them there.
 
-Left together: compiled steps; methods that draw from the device generator (global search,
-``MethodInfo.starts``), whose draws depend on the rows drawn at once; a wall-time budget or
-a `Control` (pruning), which look at all rows at a checkpoint.
+Only local optimizers (`optimizers.Local`) are run that way; per-row hyperparameters (a
+learning-rate sweep) go with their rows (`row_method`). Left together: compiled steps;
+global search, whose draws from the device generator depend on the rows drawn at once;
+torch.optim classes run row by row (`optimizers.torch_adapter.TorchRows`); a wall-time
+budget or a `Control` (pruning), which look at all rows at a checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import torch
 
 from bench._trace import Trace
-from optimizers import Method
+from optimizers import Local, Method
 from problems import Problem
 
-__all__ = ["by_row", "merged"]
+__all__ = ["by_row", "merged", "row_method"]
 
 
 def by_row(problem: Problem, method: Method, rows: int, device: torch.device, mode: str) -> bool:
@@ -38,9 +41,19 @@ def by_row(problem: Problem, method: Method, rows: int, device: torch.device, mo
     return (
         rows > 1
         and mode == "eager"
-        and method.info.starts is None
+        and isinstance(method, Local)
         and problem.rows_one_by_one(device)
     )
+
+
+def row_method(method: Method, r: int) -> Method:
+    """Row `r`'s share of a `Local` method: its own value of each per-row hyperparameter."""
+    assert isinstance(method, Local)
+    hp = {
+        k: v.reshape(-1)[r : r + 1] if isinstance(v, torch.Tensor) and v.numel() > 1 else v
+        for k, v in method.config.hp.items()
+    }
+    return replace(method, config=replace(method.config, hp=hp))
 
 
 def merged(parts: Sequence[Trace]) -> Trace:
