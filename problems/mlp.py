@@ -74,10 +74,13 @@ EXECUTIONS = ("auto", "batched", "sequential")
 SEQUENTIAL_CPU_WIDTH = 512
 """On CPU, ``execution=auto`` runs rows one after another from this hidden width up.
 
-Measured with ``python -m bench.perf.mlp`` on 2 CPU cores (docs/PERFORMANCE.md), 8 rows, batch
-64: stacked ``baddbmm`` is 1.5x faster than rows one after another at width 64, the two are
-within 5% at width 256, and from width 1000 the per-row loop is about 10% faster (each row's
-matrix products are then large enough to use the cores on their own). 512 splits the two.
+Measured through the harness (`bench.run_rows`, Adam, 8 rows, batch 64, 20 steps, ms per
+network-step) on 2 Intel Xeon cores, 2026-12-03: stacked ``baddbmm`` against rows one after
+another is 0.25 against 0.52 at width 64, 0.91 against 1.01 at width 256, and 2.98 against
+1.85 at width 512 (from there each row's matrix products are large enough to use the cores
+on their own, and a row run alone through its steps keeps its network in cache,
+`bench._row_blocks`). The 2-core AMD EPYC of earlier runs put the crossing between 256 and
+1000 as well (docs/PERFORMANCE.md).
 """
 
 _CHUNK_ELEMENTS = 2**25  # full-data evaluation: rows per chunk keep activations under this

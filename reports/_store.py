@@ -76,6 +76,7 @@ SCHEMA: dict[str, str] = {
     "evals_per_step": "int",
     "mode": "str",
     "steps_budget": "float",
+    "rows_per_block": "float",
     "peak_rss_mb": "float",
     "cuda_max_allocated_mb": "float",
     "noise_floor": "float",
