@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -551,6 +551,12 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     default limit of 8 compilations per code object would send a study's ninth distinct
     cell on a process silently back to eager, so the limit is raised (once, process-wide)
     to `RECOMPILE_LIMIT`.
+
+    Guards on module globals (the step's ``torch``, its functions, constants such as
+    `bench._status.RUNNING`) are dropped (`keep_guard`): dynamo checked the identity of
+    each of them on every call, about 7 us of an 80 us step at R = 10^4 on the 2-core
+    machine (docs/PERFORMANCE.md), and nothing rebinds them once imported. Guards on the
+    cell's own objects, constants and tensors stay, so cells still get their own graphs.
     """
     with warnings.catch_warnings():  # inductor imports torch.utils.mkldnn, deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -558,7 +564,14 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     config = torch._dynamo.config
     config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
     config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, RECOMPILE_LIMIT)
-    return torch.compile(advance, dynamic=False)
+    return torch.compile(advance, dynamic=False, options={"guard_filter_fn": keep_guards})
+
+
+def keep_guards(entries: Sequence[Any]) -> list[bool]:
+    """Dynamo's ``guard_filter_fn``: keep every guard but those on module globals that are
+    not tensors (a plugin that rebinds a module global between cells must start a new
+    process)."""
+    return [not entry.is_global or entry.guard_type == "TENSOR_MATCH" for entry in entries]
 
 
 RECOMPILE_LIMIT = 256
