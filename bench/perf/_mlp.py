@@ -8,10 +8,12 @@ b. ``vmap``: all seeds as rows, ``torch.func.vmap`` over ``torch.func.functional
 c. ``batched``: all seeds as rows, stacked weights and ``torch.baddbmm`` (the problem's
    ``execution=batched``);
 d. ``sequential``: the problem's ``execution=sequential`` (rows one after another, plain
-   ``F.linear``, one autograd graph);
+   ``F.linear``, the backward written out into one ``[R, P]`` gradient), all rows a step;
 e. ``auto``: what the problem's ``execution=auto`` picks on this device (`batched_for`);
 f. ``harness``: the whole harness (`bench.run_rows` with optbench's ``adam``, divergence
-   marking, checkpoints at the first and last step), on the ``auto`` problem.
+   marking, checkpoints at the first and last step), on the ``auto`` problem; where that
+   runs rows one after another (width 512 and up) the harness runs each row through all
+   its steps before the next, as ``plain`` does (`bench._row_blocks`).
 
 b to f update all rows at once with optbench's own batched Adam
 (``optimizers.configure("adam", lr=1e-3)``, torch.optim.Adam's defaults: the step the harness
