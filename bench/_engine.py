@@ -553,7 +553,7 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     to `RECOMPILE_LIMIT`.
 
     Guards on module globals (the step's ``torch``, its functions, constants such as
-    `bench._status.RUNNING`) are dropped (`keep_guard`): dynamo checked the identity of
+    `bench._status.RUNNING`) are dropped (`keep_guards`): dynamo checked the identity of
     each of them on every call, about 7 us of an 80 us step at R = 10^4 on the 2-core
     machine (docs/PERFORMANCE.md), and nothing rebinds them once imported. Guards on the
     cell's own objects, constants and tensors stay, so cells still get their own graphs.

@@ -10,7 +10,7 @@ after another anyway (`problems.Problem.rows_one_by_one`: the MLP from width 512
 gains nothing from rows stepped together, so `run_rows` gives each row its own run there.
 
 Rows are independent (the `Problem` contract and every method's), each keeps its own seed,
-so the results are those of one run of all rows, value for value (tests/test_harness.py).
+so the results are those of one run of all rows, value for value (tests/test_row_blocks.py).
 The cell's step time at a checkpoint is the sum of the rows' times: the work of bringing all
 of them there.
 
@@ -80,5 +80,5 @@ def merged(parts: Sequence[Trace]) -> Trace:
         warmup_s=sum(t.warmup_s for t in parts),
         step_mode=first.step_mode,
         evals=cat(lambda t: t.evals, 1),
-        extra={"rows_per_block": 1.0},
+        extra={"rows_per_block": float(max(t.loss.shape[1] for t in parts))},
     )

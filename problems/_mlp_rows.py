@@ -28,14 +28,19 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor
 
-__all__ = ["mse_row_by_row"]
+__all__ = ["layer_shapes", "mse_row_by_row"]
 
 _Layers = list[tuple[Tensor, Tensor]]
 
 
+def layer_shapes(widths: Sequence[int]) -> list[tuple[int, int]]:
+    """``(out, in)`` of each linear layer for layer widths ``(inputs, hidden..., 1)``."""
+    return [(widths[k + 1], widths[k]) for k in range(len(widths) - 1)]
+
+
 def _row_layers(row: Tensor, widths: Sequence[int]) -> _Layers:
     """Views of one row ``[P]`` as layers ``(weight [out, in], bias [out])``."""
-    shapes = [(widths[k + 1], widths[k]) for k in range(len(widths) - 1)]
+    shapes = layer_shapes(widths)
     pieces = row.split([n for out, inp in shapes for n in (out * inp, out)])
     return [(pieces[2 * k].view(shape), pieces[2 * k + 1]) for k, shape in enumerate(shapes)]
 

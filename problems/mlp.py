@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from problems._catalogue import register
 from problems._errors import SpecError
-from problems._mlp_rows import mse_row_by_row
+from problems._mlp_rows import layer_shapes, mse_row_by_row
 from problems._problem import Problem
 
 __all__ = [
@@ -84,11 +84,6 @@ on their own, and a row run alone through its steps keeps its network in cache,
 """
 
 _CHUNK_ELEMENTS = 2**25  # full-data evaluation: rows per chunk keep activations under this
-
-
-def layer_shapes(widths: Sequence[int]) -> list[tuple[int, int]]:
-    """``(out, in)`` of each linear layer for layer widths ``(inputs, hidden..., 1)``."""
-    return [(widths[k + 1], widths[k]) for k in range(len(widths) - 1)]
 
 
 def _sizes(widths: Sequence[int]) -> list[int]:
