@@ -206,12 +206,8 @@ def _advance_fn(
     compiled steps and CUDA mark every row elementwise (`bench._status.mark`), which the
     compiler fuses and which never synchronises.
 
-    ``fused=True`` (the compiled step) tracks targets with elementwise ops the compiler
-    fuses (`TargetTracker.update`), one step late: step ``k`` first records the best loss
-    that step ``k - 1`` left, which is an input of the kernel (a plain load), where the
-    best loss of step ``k`` is an expression inductor would recompute for each of the T
-    targets; that halved the compiled harness's rate at R = 10^4. The caller
-    records the last step's best after the loop.
+    ``fused=True`` (the compiled step) holds the targets' values in the tracker's window
+    (`TargetTracker.hold`), which the caller notes after the step (`TargetTracker.note`).
     """
     marks = HostMark() if not fused and ctx.device.type == "cpu" else mark
 
@@ -222,16 +218,17 @@ def _advance_fn(
         k: Tensor,
         evals_total: Tensor | None,
     ) -> MethodState:
-        if fused and tracker is not None and not stochastic:
-            tracker.update(_gap(best, f_star), k, fused=True)  # the best that step k left
         k.add_(1)
         state = method.step(state, objective, ctx)
         marks(status, None if stochastic else best, state["loss"], k)
         if evals_total is not None:
             evals_total.add_(state["evals"])
-        if tracker is not None and not fused and not stochastic:
-            tracker.update(_gap(best, f_star), k)
-        return state
+        if tracker is not None and not stochastic:
+            if fused:
+                tracker.hold(_gap(best, f_star), k)
+            else:
+                tracker.update(_gap(best, f_star), k)
+        return _inputs(state) if fused else state
 
     return advance
 
@@ -325,9 +322,7 @@ def run_rows(
     f_star = 0.0 if problem.f_star is None else problem.f_star
     compiled = mode == "compiled"
     tracker = (
-        TargetTracker(list(targets), rows, device, dtype, column_major=compiled)
-        if targets
-        else None
+        TargetTracker(list(targets), rows, device, dtype, compiled=compiled) if targets else None
     )
 
     def advance_for(which: str) -> Callable[..., MethodState]:
@@ -457,6 +452,7 @@ def run_rows(
         status.masked_fill_(new & (status == RUNNING), STOPPED)
         return bool(frozen.all())
 
+    holding = tracker is not None and mode == "compiled" and not stochastic  # `hold`, `note`
     next_index = 0
     if ckpts[0] == 0:
         record(0, 0)
@@ -468,6 +464,8 @@ def run_rows(
     for k in range(1, steps + 1):
         current[0] = k - 1
         state = advance(_inputs(state), status, best, k_now, evals_total)
+        if holding:
+            tracker.note(k)  # type: ignore[union-attr]
         if frozen is not None:
             state["x"] = torch.where(frozen[:, None], held, state["x"])  # type: ignore[arg-type]
         if k == ckpts[next_index]:
@@ -487,8 +485,6 @@ def run_rows(
             if out_of_time:
                 break
     guard.off()
-    if tracker is not None and mode == "compiled" and not stochastic:  # the fused step's lag
-        tracker.update(_gap(best, f_star), k_now, fused=True)
     used = len(recorded)
     extra: dict[str, object] = {} if stopped_at is None else {"stopped_at": stopped_at}
     return Trace(

@@ -8,31 +8,39 @@ exactly the column of the tightest target reached (or the last column when none 
 step number is written there the first time, and a forward cumulative minimum afterwards
 (`TargetTracker.hits`) fills in the looser targets passed in the same step as a tighter one.
 
-Each step writes the table in one of three ways, whichever the step's device and mode make
-cheapest; one tracker is updated the same way throughout a run:
+Each step's values reach the table in one of three ways, whichever the step's device and mode
+make cheapest; one tracker is used the same way throughout a run:
 
-- ``"sparse"`` (eager, CPU): each step's values are kept in a window of W steps
-  (``[W, R]``, at most 4 MB) and resolved when it is full (or the hits are read): only the
-  rows whose value crossed their next target inside the window are searched and written.
-  Each row keeps the float just above its next target, ``u = nextafter(t, inf)``, so
-  ``margin = u - value`` is positive exactly where ``value <= t`` (IEEE subtraction keeps
-  the sign of the comparison); ``max(margin)``, read on the host, says whether any row
-  crossed, and ``nonzero(clamp(margin, 0))`` which; a row's hits inside the window are
-  where the column it reached (``searchsorted``) falls from one step to the next. Per step
-  that is one copy; per window about a dozen ops. Eager ops cost 2 to 15 us each at
-  R = 10^4 whatever their size (``nonzero`` 8 to 12), and rows cross targets on most steps
-  of a run (80 % of them at R = 10^4 and 10 targets), so resolving every step cost 45 us
-  of a 410 us Adam step there (docs/PERFORMANCE.md). On the CPU reading back costs no
+- ``"sparse"`` (eager, CPU; `update`): each step's values are copied into a window of W
+  steps (``[W, R]``, at most 4 MB) that is resolved when it is full (or the hits are read):
+  only the rows whose value crossed their next target inside the window are searched and
+  written. Each row keeps the float just above its next target, ``u = nextafter(t, inf)``,
+  so ``u > value`` exactly where ``value <= t``; a row's hits inside the window are where
+  the column it reached (``searchsorted``) falls from one step to the next. The window is
+  resolved in NumPy, on views of the tensors: eager torch ops cost 5 to 15 us each at
+  R = 10^4 on the 2-core machine whatever their size, NumPy's 1 to 5, and rows cross
+  targets in most windows (docs/PERFORMANCE.md). On the CPU reading back costs no
   synchronisation.
-- ``"scatter"`` (eager, CUDA): ``searchsorted`` and a ``scatter_reduce`` with ``amin`` on
-  every row, which keeps the first write; no row list, so no host synchronisation.
-- ``"fused"`` (compiled): elementwise ops inductor fuses into the step's kernel (below).
+- ``"scatter"`` (eager, CUDA; `update`): ``searchsorted`` and a ``scatter_reduce`` with
+  ``amin`` on every row, which keeps the first write; no row list, so no host
+  synchronisation.
+- ``"held"`` (compiled; `hold` inside the step, `note` after it): the step writes its
+  values into their window slot, ``(k - 1) mod W``, a store along R that inductor
+  vectorises (the slot is one number for all rows), and, on the CPU, each row's last step
+  with ``value >= u`` (one compare), so that a crossing row's first hit of its next target
+  is that step + 1 with no search; only rows that crossed two or more targets inside the
+  window are searched. A full window is resolved on the host as above (W = 64); on CUDA by
+  a scatter of the whole window (no host read). The compiled step used to compare with
+  all T targets and store one table element per row at every step (inductor writes such
+  an indexed store lane by lane): 10 us of a 76 us Adam step at R = 10^4 on the 2-core
+  machine, against about 5 this way (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -51,103 +59,113 @@ class TargetTracker:
         device: torch.device,
         dtype: torch.dtype,
         *,
-        column_major: bool = False,
         window: int | None = None,
+        compiled: bool = False,
     ):
-        """``column_major=True`` stores the ``[R, T + 1]`` table as ``[T + 1, R]`` in memory,
-        the layout of the compiled step (`bench._engine`), whose kernels run along R.
-        ``window``: steps the sparse way holds before resolving them (default: 32, fewer
-        where 32 rows of values would pass 4 MB)."""
+        """``compiled``: the values come through `hold` (inside a compiled step).
+        ``window``: steps held before they are resolved (default: 32 in 4 MB at most, 64 in
+        32 MB for a compiled step, whose resolving costs more than its holding)."""
         self.targets = sorted(targets, reverse=True)  # loose -> tight
+        if dtype not in (torch.float32, torch.float64):  # NumPy has no bfloat16: compare wider
+            dtype = torch.float32
         self.ascending = torch.tensor(self.targets[::-1], device=device, dtype=dtype)
         count = len(self.targets)
-        shape = (count + 1, rows) if column_major else (rows, count + 1)
-        self._table = torch.full(shape, NEVER, device=device, dtype=torch.int32)
-        self.first = self._table.T if column_major else self._table  # [R, T + 1]
+        self.first = torch.full((rows, count + 1), NEVER, device=device, dtype=torch.int32)
         self._count = count
         self.sparse = device.type == "cpu"
-        # sparse: just above the loosest target a row has not reached (-inf once it reached all)
+        # just above the loosest target a row has not reached (-inf once it reached all)
         left = torch.cat([self.ascending.new_full((1,), -math.inf), self.ascending])
         self._above_left = torch.nextafter(left, left.new_full((), math.inf))
         self._above_next = self._above_left[count].repeat(rows)
         size = torch.finfo(dtype).bits // 8
-        self._window = window or max(1, min(32, 2**22 // max(1, rows * size)))
+        most, most_bytes = (64, 2**25) if compiled else (32, 2**22)
+        self._window = window or max(1, min(most, most_bytes // max(1, rows * size)))
         self._held = torch.empty((self._window, rows), device=device, dtype=dtype)
         self._held_steps: list[int] = []
-        # fused: how many targets each row has reached
-        self._reached = torch.zeros(rows, device=device, dtype=torch.int32)
+        self.compiled = compiled
+        # compiled, on the CPU: each row's last step at which it was above its next target
+        self._above_until = torch.zeros(rows, device=device, dtype=torch.int32)
 
     def reset(self) -> None:
         """Forget every hit (after warm-up steps)."""
         self.first.fill_(NEVER)
         self._above_next.fill_(self._above_left[self._count])
         self._held_steps.clear()
-        self._reached.zero_()
+        self._above_until.zero_()
 
-    def update(self, value: Tensor, step: Tensor, *, fused: bool = False) -> None:
+    def update(self, value: Tensor, step: Tensor) -> None:
         """Record that at `step` (a 0-d int32 tensor) the rows' monotone `value` (``[R]``)
-        was reached.
+        was reached (eager steps).
 
         ``searchsorted(..., right=False)`` counts the targets strictly below the value: a
         value equal to a target reaches it, as ``value <= target`` says.
-
-        ``fused=True`` (the compiled step; rows column-major) uses ops `torch.compile` fuses
-        into the step's kernel, where ``searchsorted``, ``nonzero`` and ``scatter_reduce``
-        are library calls it cannot fuse: the count of targets reached,
-        ``sum_j [value <= t_j]``, is compared with the count the previous update left; a
-        row whose count grew writes `step` into the column of its tightest target reached,
-        every other row into the "none reached" column, which `hits` ignores. Per row and
-        step that is one int32 count read and written and one table element written, where
-        reading and writing the whole ``[T + 1]`` table row (``first = min(first, step
-        where value <= t)``) cost the compiled step at R = 10^4 more than the Adam update.
         """
-        if fused:
-            self._update_fused(value, step)
-        elif self.sparse:
-            self._update_sparse(value, step)
+        if self.sparse:
+            self._held[len(self._held_steps)].copy_(value)
+            self.note(int(step))
         else:
             column = torch.searchsorted(self.ascending, value.unsqueeze(-1))
             self.first.scatter_reduce_(1, column, step.expand(column.shape), reduce="amin")
 
-    def _update_sparse(self, value: Tensor, step: Tensor) -> None:
-        self._held[len(self._held_steps)].copy_(value)
-        self._held_steps.append(int(step))
+    def hold(self, value: Tensor, step: Tensor) -> None:
+        """Write `value`, reached at `step` (a 0-d int32 tensor, from 1), into its window
+        slot, ``(step - 1) mod W``, with no host read: inside a compiled step, which
+        `note` must follow with the same step."""
+        slot = torch.remainder(step - 1, self._window).view(1).to(torch.int64)
+        self._held.index_copy_(0, slot, value.unsqueeze(0).to(self._held.dtype))
+        if self.sparse:  # the last step above the next target: its first hit is one step on
+            until = torch.where(value >= self._above_next, step, self._above_until)
+            self._above_until.copy_(until)
+
+    def note(self, step: int) -> None:
+        """The host's side of `hold` and `update`: `step`'s values are in the window, which
+        is resolved when it is full."""
+        self._held_steps.append(step)
         if len(self._held_steps) == self._window:
             self._resolve()
 
     def _resolve(self) -> None:
-        """Write the held steps' first hits (the sparse way's window) and empty the window."""
+        """Write the held steps' first hits and empty the window."""
         if not self._held_steps:
             return
-        held = self._held[: len(self._held_steps)]
-        margin = torch.sub(self._above_next, held[-1])  # > 0 exactly where value <= next
-        if margin.amax().item() > 0:  # NaN (never: values are best gaps) would pass too
-            rows = margin.clamp_(min=0).nonzero().view(-1)
-            values = held.index_select(1, rows)  # [W, n], monotone down each column
-            column = torch.searchsorted(self.ascending, values)  # [W, n]
-            # the column each row had reached before the window: its next target's index
-            before = torch.searchsorted(self._above_left, self._above_next.index_select(0, rows))
-            # a step hits a target where the tightest column reached falls below the last one
-            last = torch.cat([before.unsqueeze(0), column[:-1]])
-            hit = column < last
-            steps = torch.tensor(self._held_steps, dtype=torch.int32, device=held.device)
-            where = hit.nonzero()
-            self.first.index_put_(
-                (rows.index_select(0, where[:, 1]), column[where[:, 0], where[:, 1]]),
-                steps.index_select(0, where[:, 0]),
-            )
-            self._above_next.index_copy_(0, rows, self._above_left.index_select(0, column[-1]))
+        n = len(self._held_steps)
+        if not self.sparse:  # the scatter way, the whole window at once
+            column = torch.searchsorted(self.ascending, self._held[:n].T.contiguous())  # [R, n]
+            first = self._held_steps[0]
+            assert self._held_steps == list(range(first, first + n))  # the held way's steps
+            steps = torch.arange(first, first + n, device=column.device, dtype=torch.int32)
+            self.first.scatter_reduce_(1, column, steps.expand(column.shape), reduce="amin")
+        else:  # in NumPy, on views of the CPU tensors: a few us an op where torch's take 10
+            held = self._held.numpy()[:n]
+            above_next = self._above_next.numpy()
+            crossed = np.flatnonzero(above_next > held[-1])  # exactly where value <= next
+            if crossed.size:
+                self._crossed(held, crossed)
         self._held_steps.clear()
 
-    def _update_fused(self, value: Tensor, step: Tensor) -> None:
-        count, rows = self._count, value.shape[0]
-        reached = (value <= self.ascending[0]).to(torch.int32)  # count >= 1
-        for j in range(1, count):
-            reached = reached + (value <= self.ascending[j])
-        column = torch.where(reached > self._reached, count - reached, count)
-        self._reached.copy_(reached)
-        index = column * rows + torch.arange(rows, device=value.device)
-        self._table.view(-1)[index] = step.to(torch.int32)
+    def _crossed(self, held: np.ndarray, rows: np.ndarray) -> None:
+        """Write the first hits of `rows`, which reached their next target inside the
+        window `held` (``[n, R]``), and move their next target on."""
+        above_next, above_left = self._above_next.numpy(), self._above_left.numpy()
+        ascending, first = self.ascending.numpy(), self.first.numpy()
+        # the column each row had reached before the window (its next target's index + 1)
+        # and after it (``side="left"`` counts the targets strictly below the value)
+        before = np.searchsorted(above_left, above_next[rows])
+        after = np.searchsorted(ascending, held[-1, rows])
+        above_next[rows] = above_left[after]
+        if self.compiled:  # the next target's first hit is known; search only the rest
+            until = self._above_until.numpy()
+            first[rows, before - 1] = until[rows] + 1
+            until[rows] = self._held_steps[-1]
+            further = after < before - 1
+            rows, before = rows[further], before[further]
+            if not rows.size:
+                return
+        column = np.searchsorted(ascending, held[:, rows])  # [n, m], falling down each column
+        # a step hits a target where the tightest column reached falls below the last one
+        last = np.concatenate([before[None], column[:-1]])
+        step, row = np.nonzero(column < last)
+        first[rows[row], column[step, row]] = np.asarray(self._held_steps, np.int32)[step]
 
     def hits(self) -> Tensor:
         """``[R, T]`` first-hit steps (``-1`` where never reached), targets loose -> tight.

@@ -174,9 +174,10 @@ def test_bench_run_takes_compile_flag_over_the_file(tmp_path: Path) -> None:
 
 
 def test_compiled_targets_are_exact_when_rows_stop_and_when_time_runs_out() -> None:
-    """The compiled step records targets one step late (`bench._engine._advance_fn`); rows
-    stopped by `control` at a checkpoint, and a loop cut by its time budget, still give the
-    eager first-hit steps, to the step."""
+    """The compiled step holds its targets' values in a window the host resolves
+    (`bench._targets.TargetTracker.hold`); rows stopped by `control` at a checkpoint, a loop
+    cut by its time budget and a run that ends on a target's first hit still give the eager
+    first-hit steps, to the step."""
     p = problems.get("rosenbrock")
     method = optimizers.method("adam:lr=0.05")
     x0 = bench.starts(

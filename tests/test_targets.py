@@ -1,5 +1,5 @@
-"""First-hitting steps of targets (`bench._targets.TargetTracker`): its three ways of writing
-the table (sparse, scatter, fused) against the definition, ``first step with value <= t``,
+"""First-hitting steps of targets (`bench._targets.TargetTracker`): its ways of writing
+the table (sparse, scatter, held) against the definition, ``first step with value <= t``,
 on random monotone sequences, with ties and with several targets crossed in one step."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bench._targets import TargetTracker
 
 CPU = torch.device("cpu")
+WAYS = ["sparse", "scatter", "held", "held scatter"]
 
 
 def _by_definition(values: torch.Tensor, targets: list[float]) -> torch.Tensor:
@@ -28,13 +29,33 @@ def _by_definition(values: torch.Tensor, targets: list[float]) -> torch.Tensor:
 def _tracked(
     values: torch.Tensor, targets: list[float], way: str, window: int | None = None
 ) -> torch.Tensor:
-    tracker = TargetTracker(
-        targets, values.shape[1], CPU, values.dtype, column_major=way == "fused", window=window
-    )
-    tracker.sparse = way == "sparse"
+    tracker = _tracker(targets, values.shape[1], values.dtype, way, window)
     for k, value in enumerate(values, start=1):
-        tracker.update(value, torch.tensor(k, dtype=torch.int32), fused=way == "fused")
+        _step(tracker, value, k, way)
     return tracker.hits()
+
+
+def _tracker(
+    targets: list[float], rows: int, dtype: torch.dtype, way: str, window: int | None = None
+) -> TargetTracker:
+    """A tracker that takes values `way`; the CUDA ways (``"scatter"``, ``"held scatter"``)
+    on the CPU."""
+    tracker = TargetTracker(
+        targets, rows, CPU, dtype, window=window, compiled=way.startswith("held")
+    )
+    tracker.sparse = way in ("sparse", "held")
+    return tracker
+
+
+def _step(tracker: TargetTracker, value: torch.Tensor, k: int, way: str) -> None:
+    """One step's values, the way `way` takes them; ``"held scatter"``: held, then resolved
+    by a scatter of the whole window, as on CUDA."""
+    step = torch.tensor(k, dtype=torch.int32)
+    if way.startswith("held"):
+        tracker.hold(value, step)
+        tracker.note(k)
+    else:
+        tracker.update(value, step)
 
 
 @st.composite
@@ -56,7 +77,7 @@ def _monotone_rows(draw: st.DrawFn) -> tuple[torch.Tensor, list[float]]:
 @settings(max_examples=150, deadline=None)
 @given(
     case=_monotone_rows(),
-    way=st.sampled_from(["sparse", "scatter", "fused"]),
+    way=st.sampled_from(WAYS),
     window=st.sampled_from([None, 1, 2, 3, 5]),
 )
 def test_every_way_finds_the_first_step_at_or_below_each_target(
@@ -70,11 +91,21 @@ def test_every_way_finds_the_first_step_at_or_below_each_target(
 
 def test_reset_forgets_the_hits_of_every_way() -> None:
     values = torch.tensor([[5.0, 0.5], [1e-3, 1e-9]], dtype=torch.float64)
-    for way in ("sparse", "scatter", "fused"):
-        tracker = TargetTracker([1.0, 1e-6], 2, CPU, torch.float64, column_major=way == "fused")
-        tracker.sparse = way == "sparse"
-        tracker.update(values[1], torch.tensor(7, dtype=torch.int32), fused=way == "fused")
+    for way in WAYS:
+        tracker = _tracker([1.0, 1e-6], 2, torch.float64, way)
+        _step(tracker, values[1], 1, way)
         tracker.reset()
         for k, value in enumerate(values, start=1):
-            tracker.update(value, torch.tensor(k, dtype=torch.int32), fused=way == "fused")
+            _step(tracker, value, k, way)
+        assert tracker.hits().tolist() == [[2, -1], [1, 2]], way
+
+
+def test_half_precision_values_are_compared_in_float32() -> None:
+    """NumPy, which resolves the CPU window, has no bfloat16: such values are held as float32
+    (exactly) and compared with the targets there."""
+    values = torch.tensor([[2.0, 0.5], [0.5, 1e-3]], dtype=torch.bfloat16)
+    for way in WAYS:
+        tracker = _tracker([1.0, 1e-2], 2, torch.bfloat16, way)
+        for k, value in enumerate(values, start=1):
+            _step(tracker, value, k, way)
         assert tracker.hits().tolist() == [[2, -1], [1, 2]], way
