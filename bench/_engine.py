@@ -320,10 +320,7 @@ def run_rows(
     stochastic = problem.stream is not None
     ckpts = sorted({c for c in checkpoints if 0 <= c <= steps} | {0, steps})
     f_star = 0.0 if problem.f_star is None else problem.f_star
-    compiled = mode == "compiled"
-    tracker = (
-        TargetTracker(list(targets), rows, device, dtype, compiled=compiled) if targets else None
-    )
+    tracker = TargetTracker(list(targets), rows, device, dtype) if targets else None
 
     def advance_for(which: str) -> Callable[..., MethodState]:
         functional = which == "compiled"

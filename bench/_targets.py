@@ -12,28 +12,25 @@ Each step's values reach the table in one of three ways, whichever the step's de
 make cheapest; one tracker is used the same way throughout a run:
 
 - ``"sparse"`` (eager, CPU; `update`): each step's values are copied into a window of W
-  steps (``[W, R]``, at most 4 MB) that is resolved when it is full (or the hits are read):
-  only the rows whose value crossed their next target inside the window are searched and
-  written. Each row keeps the float just above its next target, ``u = nextafter(t, inf)``,
-  so ``u > value`` exactly where ``value <= t``; a row's hits inside the window are where
-  the column it reached (``searchsorted``) falls from one step to the next. The window is
-  resolved in NumPy, on views of the tensors: eager torch ops cost 5 to 15 us each at
-  R = 10^4 on the 2-core machine whatever their size, NumPy's 1 to 5, and rows cross
-  targets in most windows (docs/PERFORMANCE.md). On the CPU reading back costs no
-  synchronisation.
+  steps (``[W, R]``, W = 64 in 32 MB at most) that is resolved when it is full (or the hits
+  are read): only the rows whose value crossed their next target inside the window are
+  searched and written. Each row keeps the float just above its next target,
+  ``u = nextafter(t, inf)``, so ``u > value`` exactly where ``value <= t``; a row's hits
+  inside the window are where the column it reached (``searchsorted``) falls from one step
+  to the next. The window is resolved in NumPy, on views of the tensors: between compiled
+  steps torch's eager ops cost 5 to 15 us each at R = 10^4 on the 2-core machine whatever
+  their size, NumPy's 1 to 10 (the first touch of a step's output is the dearest). On the
+  CPU reading back costs no synchronisation.
 - ``"scatter"`` (eager, CUDA; `update`): ``searchsorted`` and a ``scatter_reduce`` with
   ``amin`` on every row, which keeps the first write; no row list, so no host
   synchronisation.
 - ``"held"`` (compiled; `hold` inside the step, `note` after it): the step writes its
   values into their window slot, ``(k - 1) mod W``, a store along R that inductor
-  vectorises (the slot is one number for all rows), and, on the CPU, each row's last step
-  with ``value >= u`` (one compare), so that a crossing row's first hit of its next target
-  is that step + 1 with no search; only rows that crossed two or more targets inside the
-  window are searched. A full window is resolved on the host as above (W = 64); on CUDA by
-  a scatter of the whole window (no host read). The compiled step used to compare with
-  all T targets and store one table element per row at every step (inductor writes such
-  an indexed store lane by lane): 10 us of a 76 us Adam step at R = 10^4 on the 2-core
-  machine, against about 5 this way (docs/PERFORMANCE.md).
+  vectorises (the slot is one number for all rows), and the host resolves full windows as
+  above (on CUDA by a scatter of the whole window, with no host read). The compiled step
+  used to compare with all T targets and store one table element per row at every step
+  (inductor writes such an indexed store lane by lane): 10 to 13 us of a 76 us Adam step
+  at R = 10^4 on the 2-core machine, against about 4 this way (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -60,11 +57,9 @@ class TargetTracker:
         dtype: torch.dtype,
         *,
         window: int | None = None,
-        compiled: bool = False,
     ):
-        """``compiled``: the values come through `hold` (inside a compiled step).
-        ``window``: steps held before they are resolved (default: 32 in 4 MB at most, 64 in
-        32 MB for a compiled step, whose resolving costs more than its holding)."""
+        """``window``: steps held before they are resolved (default: 64, fewer where 64
+        steps of values would pass 32 MB)."""
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         if dtype not in (torch.float32, torch.float64):  # NumPy has no bfloat16: compare wider
             dtype = torch.float32
@@ -78,20 +73,15 @@ class TargetTracker:
         self._above_left = torch.nextafter(left, left.new_full((), math.inf))
         self._above_next = self._above_left[count].repeat(rows)
         size = torch.finfo(dtype).bits // 8
-        most, most_bytes = (64, 2**25) if compiled else (32, 2**22)
-        self._window = window or max(1, min(most, most_bytes // max(1, rows * size)))
+        self._window = window or max(1, min(64, 2**25 // max(1, rows * size)))
         self._held = torch.empty((self._window, rows), device=device, dtype=dtype)
         self._held_steps: list[int] = []
-        self.compiled = compiled
-        # compiled, on the CPU: each row's last step at which it was above its next target
-        self._above_until = torch.zeros(rows, device=device, dtype=torch.int32)
 
     def reset(self) -> None:
         """Forget every hit (after warm-up steps)."""
         self.first.fill_(NEVER)
         self._above_next.fill_(self._above_left[self._count])
         self._held_steps.clear()
-        self._above_until.zero_()
 
     def update(self, value: Tensor, step: Tensor) -> None:
         """Record that at `step` (a 0-d int32 tensor) the rows' monotone `value` (``[R]``)
@@ -109,13 +99,10 @@ class TargetTracker:
 
     def hold(self, value: Tensor, step: Tensor) -> None:
         """Write `value`, reached at `step` (a 0-d int32 tensor, from 1), into its window
-        slot, ``(step - 1) mod W``, with no host read: inside a compiled step, which
-        `note` must follow with the same step."""
+        slot, ``(step - 1) mod W``, with no host read (inside a compiled step); `note`
+        must follow with the same step."""
         slot = torch.remainder(step - 1, self._window).view(1).to(torch.int64)
         self._held.index_copy_(0, slot, value.unsqueeze(0).to(self._held.dtype))
-        if self.sparse:  # the last step above the next target: its first hit is one step on
-            until = torch.where(value >= self._above_next, step, self._above_until)
-            self._above_until.copy_(until)
 
     def note(self, step: int) -> None:
         """The host's side of `hold` and `update`: `step`'s values are in the window, which
@@ -136,36 +123,26 @@ class TargetTracker:
             steps = torch.arange(first, first + n, device=column.device, dtype=torch.int32)
             self.first.scatter_reduce_(1, column, steps.expand(column.shape), reduce="amin")
         else:  # in NumPy, on views of the CPU tensors: a few us an op where torch's take 10
-            held = self._held.numpy()[:n]
-            above_next = self._above_next.numpy()
-            crossed = np.flatnonzero(above_next > held[-1])  # exactly where value <= next
-            if crossed.size:
-                self._crossed(held, crossed)
+            self._crossed(self._held.numpy()[:n])
         self._held_steps.clear()
 
-    def _crossed(self, held: np.ndarray, rows: np.ndarray) -> None:
-        """Write the first hits of `rows`, which reached their next target inside the
-        window `held` (``[n, R]``), and move their next target on."""
+    def _crossed(self, held: np.ndarray) -> None:
+        """Write the first hits inside the window `held` (``[n, R]``) of the rows that
+        crossed their next target there, and move their next target on."""
         above_next, above_left = self._above_next.numpy(), self._above_left.numpy()
+        rows = np.flatnonzero(above_next > held[-1])  # exactly where value <= next target
+        if not rows.size:
+            return
         ascending, first = self.ascending.numpy(), self.first.numpy()
-        # the column each row had reached before the window (its next target's index + 1)
-        # and after it (``side="left"`` counts the targets strictly below the value)
-        before = np.searchsorted(above_left, above_next[rows])
-        after = np.searchsorted(ascending, held[-1, rows])
-        above_next[rows] = above_left[after]
-        if self.compiled:  # the next target's first hit is known; search only the rest
-            until = self._above_until.numpy()
-            first[rows, before - 1] = until[rows] + 1
-            until[rows] = self._held_steps[-1]
-            further = after < before - 1
-            rows, before = rows[further], before[further]
-            if not rows.size:
-                return
+        # ``side="left"`` counts the targets strictly below a value: the column it reached
         column = np.searchsorted(ascending, held[:, rows])  # [n, m], falling down each column
+        # the column each row had reached before the window: its next target's index
+        before = np.searchsorted(above_left, above_next[rows])
         # a step hits a target where the tightest column reached falls below the last one
         last = np.concatenate([before[None], column[:-1]])
         step, row = np.nonzero(column < last)
         first[rows[row], column[step, row]] = np.asarray(self._held_steps, np.int32)[step]
+        above_next[rows] = above_left[column[-1]]
 
     def hits(self) -> Tensor:
         """``[R, T]`` first-hit steps (``-1`` where never reached), targets loose -> tight.

@@ -40,9 +40,7 @@ def _tracker(
 ) -> TargetTracker:
     """A tracker that takes values `way`; the CUDA ways (``"scatter"``, ``"held scatter"``)
     on the CPU."""
-    tracker = TargetTracker(
-        targets, rows, CPU, dtype, window=window, compiled=way.startswith("held")
-    )
+    tracker = TargetTracker(targets, rows, CPU, dtype, window=window)
     tracker.sparse = way in ("sparse", "held")
     return tracker
 
