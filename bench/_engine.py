@@ -194,12 +194,12 @@ def _advance_fn(
 ) -> Callable[..., MethodState]:
     """The whole step of every row, recording included, as one function of tensors.
 
-    ``advance(state, status, best, k, evals_total) -> state`` takes one step of `method`
-    and updates, in place: the step counter ``k`` (0-d int32), every row's ``status`` and
-    ``best`` loss (`bench._status`; best only for deterministic problems), the target
-    tracker's first-hit table and the evaluation count ``evals_total`` (when the state
-    reports ``"evals"``). Everything it reads from the host (the method's hyperparameters,
-    ``f_star``) is a constant of the cell.
+    ``advance(state, status, best, k, evals_total) -> state`` (less its ``"loss"``,
+    `_inputs`) takes one step of `method` and updates, in place: the step counter ``k``
+    (0-d int32), every row's ``status`` and ``best`` loss (`bench._status`; best only for
+    deterministic problems), the target tracker's first-hit table and the evaluation count
+    ``evals_total`` (when the state reports ``"evals"``). Everything it reads from the host
+    (the method's hyperparameters, ``f_star``) is a constant of the cell.
 
     Eager on the CPU the marking asks the host first (`bench._status.HostMark`: one sum,
     then ``best = min(best, loss)``) and so does the tracker (`TargetTracker.update`);
@@ -228,7 +228,7 @@ def _advance_fn(
                 tracker.hold(_gap(best, f_star), k)
             else:
                 tracker.update(_gap(best, f_star), k)
-        return _inputs(state) if fused else state
+        return _inputs(state)
 
     return advance
 
@@ -460,7 +460,7 @@ def run_rows(
     guard.on()
     for k in range(1, steps + 1):
         current[0] = k - 1
-        state = advance(_inputs(state), status, best, k_now, evals_total)
+        state = advance(state, status, best, k_now, evals_total)
         if holding:
             tracker.note(k)  # type: ignore[union-attr]
         if frozen is not None:
@@ -519,8 +519,9 @@ def column_major(x: Tensor) -> Tensor:
 
 
 def _inputs(state: MethodState) -> MethodState:
-    """The state a step starts from: the previous step's ``"loss"`` is an output only, so a
-    compiled step sees the same structure at its first call and every later one."""
+    """The state the next step starts from: a step's ``"loss"`` is an output only (`record`
+    evaluates its own), so a compiled step returns no loss tensor and sees the structure
+    `Method.init` gives at its first call and every later one."""
     return {key: value for key, value in state.items() if key != "loss"}
 
 
@@ -533,7 +534,7 @@ def _warm_up(
 ) -> None:
     for k in range(steps):
         current[0] = k
-        state = advance(_inputs(state), *record)
+        state = advance(state, *record)
 
 
 def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
