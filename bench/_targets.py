@@ -57,9 +57,11 @@ class TargetTracker:
         dtype: torch.dtype,
         *,
         window: int | None = None,
+        holds: bool = True,
     ):
         """``window``: steps held before they are resolved (default: 64, fewer where 64
-        steps of values would pass 32 MB)."""
+        steps of values would pass 32 MB); ``holds=False``: no step will `hold` values, so
+        off the CPU (where `update` scatters) no window is allocated."""
         self.targets = sorted(targets, reverse=True)  # loose -> tight
         if dtype not in (torch.float32, torch.float64):  # NumPy has no bfloat16: compare wider
             dtype = torch.float32
@@ -74,7 +76,8 @@ class TargetTracker:
         self._above_next = self._above_left[count].repeat(rows)
         size = torch.finfo(dtype).bits // 8
         self._window = window or max(1, min(64, 2**25 // max(1, rows * size)))
-        self._held = torch.empty((self._window, rows), device=device, dtype=dtype)
+        slots = self._window if self.sparse or holds else 0
+        self._held = torch.empty((slots, rows), device=device, dtype=dtype)
         self._held_steps: list[int] = []
 
     def reset(self) -> None:

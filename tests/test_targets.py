@@ -107,3 +107,12 @@ def test_half_precision_values_are_compared_in_float32() -> None:
         for k, value in enumerate(values, start=1):
             _step(tracker, value, k, way)
         assert tracker.hits().tolist() == [[2, -1], [1, 2]], way
+
+
+def test_a_window_is_allocated_only_where_it_is_used() -> None:
+    """Off the CPU an eager step scatters (`update`): without a compiled step to `hold`
+    values, the tracker keeps no window (64 steps of R values, up to 32 MB)."""
+    meta = torch.device("meta")
+    assert TargetTracker([1.0], 10**5, meta, torch.float32, holds=False)._held.shape == (0, 10**5)
+    assert TargetTracker([1.0], 10**5, meta, torch.float32)._held.shape == (64, 10**5)
+    assert TargetTracker([1.0], 10, CPU, torch.float32, holds=False)._held.shape == (64, 10)
