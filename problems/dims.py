@@ -54,5 +54,6 @@ class Constant:
         if value is None:
             # non_blocking: no explicit host synchronisation, even on a first call in a step loop
             value = self.value.to(device=x.device, dtype=x.dtype, non_blocking=True)
-            self._cache[key] = value
+            if not torch.compiler.is_compiling():  # a traced tensor must not outlive its trace
+                self._cache[key] = value
         return value
