@@ -363,6 +363,9 @@ def run_rows(
     if warm > 0:
         _sync(device)
         begin = time.perf_counter()
+        if mode == "compiled":  # build the landscape's cached constants before tracing
+            with torch.no_grad():
+                problem.loss(x0[:1])
         try:
             with warnings.catch_warnings():  # torch's own deprecations, raised while compiling
                 warnings.simplefilter("ignore", DeprecationWarning)

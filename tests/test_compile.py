@@ -62,20 +62,27 @@ def _same(compiled: bench.Trace, eager: bench.Trace) -> None:
         assert compiled.evals is not None and torch.equal(compiled.evals, eager.evals)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("spec", CORE + WRAPPERS)
-def test_compiled_trajectories_equal_eager(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Float64, so rounding differences stay far below the tolerance over 30 steps. The
-    warm-up compiles every graph the run needs: none is compiled in the timed loop, which
-    checks only the guards that tell graphs apart where the step is one graph."""
-    loops: list[tuple[bool, int]] = []
+@pytest.fixture
+def loops(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, int]]:
+    """For each compiled run, when its timed loop starts: whether its warm-up settled into
+    one graph (`bench._engine._warmed`) and how many graphs dynamo had compiled by then."""
+    seen: list[tuple[bool, int]] = []
     warmed = engine._warmed
 
     def spy(settled: bool) -> object:
-        loops.append((settled, counters["stats"]["unique_graphs"]))
+        seen.append((settled, counters["stats"]["unique_graphs"]))
         return warmed(settled)
 
     monkeypatch.setattr(engine, "_warmed", spy)
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", CORE + WRAPPERS)
+def test_compiled_trajectories_equal_eager(spec: str, loops: list[tuple[bool, int]]) -> None:
+    """Float64, so rounding differences stay far below the tolerance over 30 steps. The
+    warm-up compiles every graph the run needs: none is compiled in the timed loop, which
+    checks only the guards that tell graphs apart where the step is one graph."""
     compiled = _run(spec, True)
     [(settled, graphs)] = loops
     assert counters["stats"]["unique_graphs"] == graphs
@@ -128,20 +135,27 @@ def test_a_failed_compilation_runs_eagerly_with_one_warning(
 
 
 @pytest.mark.slow
-def test_every_deterministic_landscape_compiles() -> None:
+def test_every_deterministic_landscape_compiles(loops: list[tuple[bool, int]]) -> None:
     """No landscape of the catalogue falls back to eager steps (a constant built lazily
-    inside the trace and cached, `problems.dims.Constant`, used to fail 11 of them), and
-    each compiled run equals the eager one."""
+    inside the trace and cached, `problems.dims.Constant`, used to fail 11 of them), each
+    settles into one graph, and each compiled run equals the eager one. The constants are
+    built before the warm-up, so a step of several graphs compiles none in its loop."""
     from problems._catalogue import PROBLEMS
 
     torch._dynamo.reset()  # one graph a landscape, far below the recompilation limit
     names = [n for n in PROBLEMS.names() if problems.get(n).stream is None]
     assert len(names) >= 25
+    unsettled = []
     for name in names:
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # the eager fallback's warning
             compiled = _run("sgd:lr=0.001", True, problem=name, steps=10, rows=3)
+        if not loops[-1][0]:
+            unsettled.append(name)
         _same(compiled, _run("sgd:lr=0.001", False, problem=name, steps=10, rows=3))
+    assert unsettled == []
+    _run("random_search", True, problem="ellipsoid:dim=3,rotated=true")
+    assert counters["stats"]["unique_graphs"] == loops[-1][1]
 
 
 def test_auto_compiles_only_large_deterministic_cells() -> None:
