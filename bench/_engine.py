@@ -549,12 +549,13 @@ def _warm_up(
     breaks = sum(counters["graph_break"].values())
     fresh_graph = True
     k = 0
-    while k < steps or (fresh_graph and k < steps + SETTLE_STEPS):
-        graphs = counters["stats"]["unique_graphs"]
-        current[0] = k
-        state = advance(state, *record)
-        fresh_graph = counters["stats"]["unique_graphs"] > graphs
-        k += 1
+    with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):  # not eager unsaid
+        while k < steps or (fresh_graph and k < steps + SETTLE_STEPS):
+            graphs = counters["stats"]["unique_graphs"]
+            current[0] = k
+            state = advance(state, *record)
+            fresh_graph = counters["stats"]["unique_graphs"] > graphs
+            k += 1
     return not fresh_graph and sum(counters["graph_break"].values()) == breaks
 
 
@@ -587,7 +588,9 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     cell's constants, so every later cell of the same shape and constants reuses it. Its
     default limit of 8 compilations per code object would send a study's ninth distinct
     cell on a process silently back to eager, so the limit is raised (once, process-wide)
-    to `RECOMPILE_LIMIT`.
+    to `RECOMPILE_LIMIT`; a process that has compiled a code object nearly that often
+    forgets every graph (`torch._dynamo.reset`) and compiles afresh, and a warm-up that
+    reaches the limit anyway raises (`_warm_up`), so the cell runs eagerly with a warning.
 
     Guards on module globals (the step's ``torch``, its functions, constants such as
     `bench._status.RUNNING`) are dropped (`keep_guards`): dynamo checked the identity of
@@ -601,6 +604,9 @@ def _compile(advance: Callable[..., MethodState]) -> Callable[..., MethodState]:
     config = torch._dynamo.config
     config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
     config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, RECOMPILE_LIMIT)
+    compiled = torch._dynamo.convert_frame.FRAME_COMPILE_COUNTER.values()
+    if max(compiled, default=0) >= RECOMPILE_LIMIT - RECOMPILE_ROOM:
+        torch._dynamo.reset()
     return torch.compile(advance, dynamic=False, options={"guard_filter_fn": keep_guards})
 
 
@@ -612,3 +618,5 @@ def keep_guards(entries: Sequence[Any]) -> list[bool]:
 
 
 RECOMPILE_LIMIT = 256
+RECOMPILE_ROOM = 64
+"""Compilations a cell may still need of a code object (its warm-up, on two layouts)."""

@@ -112,6 +112,28 @@ def test_no_recompilation_over_steps_nor_across_cells_of_one_shape() -> None:
     _same(second, eager)
 
 
+def test_a_process_past_the_recompilation_limit_compiles_afresh_or_says_eager(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dynamo runs a code object compiled `RECOMPILE_LIMIT` times eagerly, silently. Short
+    of it a process forgets its graphs and compiles afresh; a warm-up that reaches it
+    anyway runs the cell eagerly with a warning, and the trace says eager."""
+    torch._dynamo.reset()
+    monkeypatch.setattr(engine, "RECOMPILE_LIMIT", 3)
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 3)
+    monkeypatch.setattr(torch._dynamo.config, "accumulated_recompile_limit", 3)
+    monkeypatch.setattr(engine, "RECOMPILE_ROOM", -10)  # never make room: the limit is hit
+    modes = [_run("sgd", True, problem=p, steps=4).step_mode for p in ("sphere", "booth", "beale")]
+    assert modes == ["compiled"] * 3
+    with pytest.warns(RuntimeWarning, match="FailOnRecompileLimitHit"):
+        assert _run("sgd", True, problem="matyas", steps=4).step_mode == "eager"
+    monkeypatch.setattr(engine, "RECOMPILE_ROOM", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert _run("sgd", True, problem="matyas", steps=4).step_mode == "compiled"
+    torch._dynamo.reset()
+
+
 def test_a_failed_compilation_runs_eagerly_with_one_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
