@@ -120,17 +120,16 @@ def test_a_process_past_the_recompilation_limit_compiles_afresh_or_says_eager(
     anyway runs the cell eagerly with a warning, and the trace says eager."""
     torch._dynamo.reset()
     monkeypatch.setattr(engine, "RECOMPILE_LIMIT", 3)
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 3)
-    monkeypatch.setattr(torch._dynamo.config, "accumulated_recompile_limit", 3)
     monkeypatch.setattr(engine, "RECOMPILE_ROOM", -10)  # never make room: the limit is hit
-    modes = [_run("sgd", True, problem=p, steps=4).step_mode for p in ("sphere", "booth", "beale")]
-    assert modes == ["compiled"] * 3
-    with pytest.warns(RuntimeWarning, match="FailOnRecompileLimitHit"):
-        assert _run("sgd", True, problem="matyas", steps=4).step_mode == "eager"
-    monkeypatch.setattr(engine, "RECOMPILE_ROOM", 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        assert _run("sgd", True, problem="matyas", steps=4).step_mode == "compiled"
+    with torch._dynamo.config.patch(recompile_limit=3, accumulated_recompile_limit=3):
+        cells = [_run("sgd", True, problem=p, steps=4) for p in ("sphere", "booth", "beale")]
+        assert [cell.step_mode for cell in cells] == ["compiled"] * 3
+        with pytest.warns(RuntimeWarning, match="FailOnRecompileLimitHit"):
+            assert _run("sgd", True, problem="matyas", steps=4).step_mode == "eager"
+        monkeypatch.setattr(engine, "RECOMPILE_ROOM", 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            assert _run("sgd", True, problem="matyas", steps=4).step_mode == "compiled"
     torch._dynamo.reset()
 
 
