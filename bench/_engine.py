@@ -456,7 +456,7 @@ def run_rows(
         status.masked_fill_(new & (status == RUNNING), STOPPED)
         return bool(frozen.all())
 
-    holding = tracker is not None and mode == "compiled" and not stochastic  # `hold`, `note`
+    holding = holds and tracker is not None and mode == "compiled"  # not after a fallback
     next_index = 0
     if ckpts[0] == 0:
         record(0, 0)
